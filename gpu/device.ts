@@ -1,0 +1,237 @@
+/**
+ * The GPU runtime: one adapter and device per process, the limits the model needs, WebGPU
+ * validation errors raised as exceptions, buffers, upload and readback, and a pipeline cache.
+ *
+ * @module
+ */
+
+/** What the framework knows about the device it runs on. */
+export interface Gpu {
+  readonly device: GPUDevice;
+  readonly adapter: GPUAdapter;
+  /** Human-readable adapter name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+  readonly name: string;
+  /** True on CPU adapters (lavapipe, llvmpipe): kernels pick their CPU-friendly variants. */
+  readonly isCpu: boolean;
+  /** The backend: "vulkan" unless DENO_WEBGPU_BACKEND says otherwise. */
+  readonly backend: string;
+  /** Whether `shader-f16` was enabled on the device. */
+  readonly hasF16: boolean;
+  readonly limits: GpuLimits;
+}
+
+/** The limits that kernels and the memory plan read. */
+export interface GpuLimits {
+  maxStorageBuffersPerShaderStage: number;
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+  maxComputeWorkgroupsPerDimension: number;
+  minStorageBufferOffsetAlignment: number;
+}
+
+/** Raised when WebGPU reports a validation, out-of-memory or internal error. */
+export class GpuError extends Error {
+  override name = "GpuError";
+}
+
+let shared: Promise<Gpu> | undefined;
+
+/**
+ * The process-wide GPU. The first call picks the adapter and creates the device; later calls return
+ * the same one (one device per process).
+ */
+export function getGpu(): Promise<Gpu> {
+  shared ??= createGpu();
+  return shared;
+}
+
+function ensureRuntimeDir(): void {
+  // Mesa's lavapipe warns on every start unless XDG_RUNTIME_DIR names a private (0700) directory.
+  const current = Deno.env.get("XDG_RUNTIME_DIR");
+  try {
+    if (current && (Deno.statSync(current).mode! & 0o777) === 0o700) return;
+  } catch { /* missing: make our own */ }
+  const dir = `${Deno.env.get("TMPDIR") ?? "/tmp"}/instructgpu-runtime-${Deno.uid?.() ?? "user"}`;
+  try {
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.chmodSync(dir, 0o700);
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch { /* harmless: only a warning is at stake */ }
+}
+
+const LIMIT_NAMES: (keyof GpuLimits)[] = [
+  "maxStorageBuffersPerShaderStage",
+  "maxStorageBufferBindingSize",
+  "maxBufferSize",
+  "maxComputeWorkgroupStorageSize",
+  "maxComputeInvocationsPerWorkgroup",
+  "maxComputeWorkgroupsPerDimension",
+  "minStorageBufferOffsetAlignment",
+];
+
+async function createGpu(): Promise<Gpu> {
+  ensureRuntimeDir();
+  if (!("gpu" in navigator) || !navigator.gpu) {
+    throw new GpuError(
+      "WebGPU is not available in this Deno: use Deno 2.x (npm install -g deno@2.9.6)",
+    );
+  }
+  const adapter = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) {
+    throw new GpuError(
+      "No WebGPU adapter found: install a GPU driver, or for a CPU adapter run " +
+        "`apt-get install -y mesa-vulkan-drivers` (or try DENO_WEBGPU_BACKEND=gl)",
+    );
+  }
+  // Ask for everything the adapter offers of the limits we use: the defaults (8 storage buffers,
+  // 16 KiB of workgroup memory, 128 MiB bindings) are lower than most adapters allow.
+  const requiredLimits: Record<string, number> = {};
+  for (const k of LIMIT_NAMES) {
+    if (k === "minStorageBufferOffsetAlignment") continue;
+    requiredLimits[k] = adapter.limits[k];
+  }
+  const hasF16 = adapter.features.has("shader-f16");
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (hasF16) requiredFeatures.push("shader-f16");
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  device.addEventListener("uncapturederror", (e) => {
+    const err = (e as GPUUncapturedErrorEvent).error;
+    uncaptured.push(err.message);
+    if (Deno.env.get("INSTRUCTGPU_STRICT") !== "0") {
+      console.error(`WebGPU error: ${err.message}`);
+    }
+  });
+  const limits = {} as GpuLimits;
+  for (const k of LIMIT_NAMES) limits[k] = device.limits[k];
+  const name = adapter.info.description || adapter.info.vendor || "unknown adapter";
+  const isCpu = adapter.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(name);
+  return {
+    device,
+    adapter,
+    name,
+    isCpu,
+    backend: Deno.env.get("DENO_WEBGPU_BACKEND") ?? "vulkan",
+    hasF16,
+    limits,
+  };
+}
+
+const uncaptured: string[] = [];
+
+/** Throws if WebGPU reported an error that no error scope caught since the last call. */
+export function throwUncapturedErrors(): void {
+  if (uncaptured.length === 0) return;
+  const msg = uncaptured.splice(0).join("\n");
+  throw new GpuError(`WebGPU reported an error: ${msg}`);
+}
+
+/**
+ * Runs `fn` inside validation and out-of-memory error scopes and throws if either caught an error.
+ * Use it around pipeline, bind group and buffer creation.
+ */
+export async function checked<T>(gpu: Gpu, label: string, fn: () => T): Promise<T> {
+  gpu.device.pushErrorScope("out-of-memory");
+  gpu.device.pushErrorScope("validation");
+  gpu.device.pushErrorScope("internal");
+  let value: T;
+  try {
+    value = fn();
+  } finally {
+    const internal = await gpu.device.popErrorScope();
+    const validation = await gpu.device.popErrorScope();
+    const oom = await gpu.device.popErrorScope();
+    const err = validation ?? internal ?? oom;
+    if (err) {
+      const kind = err === oom ? "out of GPU memory" : "WebGPU error";
+      // deno-lint-ignore no-unsafe-finally
+      throw new GpuError(`${label}: ${kind}: ${err.message}`);
+    }
+  }
+  return value;
+}
+
+/** Usage of the buffers that hold tensors: read and written by kernels, copied in and out. */
+export const STORAGE_USAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC |
+  GPUBufferUsage.COPY_DST;
+
+/** Creates a zero-filled storage buffer of `bytes` bytes (rounded up to 16). */
+export function createStorageBuffer(gpu: Gpu, bytes: number, label: string): GPUBuffer {
+  const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+  if (size > gpu.limits.maxBufferSize) {
+    throw new GpuError(
+      `${label}: needs a buffer of ${fmtBytes(size)}, more than this adapter's ` +
+        `${fmtBytes(gpu.limits.maxBufferSize)}: use a smaller model, batch or context`,
+    );
+  }
+  return gpu.device.createBuffer({ label, size, usage: STORAGE_USAGE });
+}
+
+/** Creates a uniform buffer holding `data` (u32 and f32 words, 16-byte padded). */
+export function createUniform(gpu: Gpu, data: ArrayBuffer | ArrayBufferView, label: string) {
+  const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : new Uint8Array(
+    data.buffer as ArrayBuffer,
+    data.byteOffset,
+    data.byteLength,
+  );
+  const size = Math.max(16, Math.ceil(bytes.byteLength / 16) * 16);
+  const buf = gpu.device.createBuffer({
+    label,
+    size,
+    usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+  });
+  gpu.device.queue.writeBuffer(buf, 0, bytes);
+  return buf;
+}
+
+/** Writes typed-array data into a buffer at a byte offset (queued, no wait). */
+export function upload(
+  gpu: Gpu,
+  buffer: GPUBuffer,
+  data: Float32Array | Uint32Array | Int32Array,
+  byteOffset = 0,
+): void {
+  gpu.device.queue.writeBuffer(
+    buffer,
+    byteOffset,
+    data.buffer as ArrayBuffer,
+    data.byteOffset,
+    data.byteLength,
+  );
+}
+
+/**
+ * Copies `bytes` bytes at `byteOffset` of a storage buffer back to the CPU. One wait on the GPU:
+ * never call it inside a training step.
+ */
+export async function readback(
+  gpu: Gpu,
+  buffer: GPUBuffer,
+  byteOffset: number,
+  bytes: number,
+): Promise<ArrayBuffer> {
+  const size = Math.ceil(bytes / 4) * 4;
+  const staging = gpu.device.createBuffer({
+    label: "readback",
+    size,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  const enc = gpu.device.createCommandEncoder({ label: "readback" });
+  enc.copyBufferToBuffer(buffer, byteOffset, staging, 0, size);
+  gpu.device.queue.submit([enc.finish()]);
+  await staging.mapAsync(GPUMapMode.READ);
+  const out = staging.getMappedRange().slice(0, bytes);
+  staging.unmap();
+  staging.destroy();
+  throwUncapturedErrors();
+  return out;
+}
+
+/** Formats a byte count for messages. */
+export function fmtBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(2)} GiB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(1)} MiB`;
+  if (n >= 2 ** 10) return `${(n / 2 ** 10).toFixed(1)} KiB`;
+  return `${n} B`;
+}

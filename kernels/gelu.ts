@@ -1,0 +1,42 @@
+/**
+ * GELU (tanh form) forward and backward.
+ *
+ * @module
+ */
+import type { Gpu } from "../gpu/device.ts";
+import { createUniform } from "../gpu/device.ts";
+import { getKernel, grid, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
+import code from "./gelu.wgsl" with { type: "text" };
+
+const WG = 256;
+
+/** out = gelu(inp), both (N). */
+export function geluForward(gpu: Gpu, args: { out: Tensor; inp: Tensor }): Op {
+  const { out, inp } = args;
+  const n = inp.length;
+  const kernel = getKernel(gpu, {
+    code,
+    entryPoint: "gelu_forward",
+    bindings: ["write", "read", "uniform"],
+    constants: { WG },
+  });
+  const u = createUniform(gpu, params([n]), "gelu_forward.params");
+  return makeOp(gpu, kernel, [out, inp, u], grid(gpu, Math.ceil(n / WG)));
+}
+
+/** dinp = gelu'(inp) · dout, all (N); dinp is written (it may alias dout). */
+export function geluBackward(
+  gpu: Gpu,
+  args: { dinp: Tensor; inp: Tensor; dout: Tensor },
+): Op {
+  const { dinp, inp, dout } = args;
+  const n = inp.length;
+  const kernel = getKernel(gpu, {
+    code,
+    entryPoint: "gelu_backward",
+    bindings: ["write", "read", "read", "uniform"],
+    constants: { WG },
+  });
+  const u = createUniform(gpu, params([n]), "gelu_backward.params");
+  return makeOp(gpu, kernel, [dinp, inp, dout, u], grid(gpu, Math.ceil(n / WG)));
+}

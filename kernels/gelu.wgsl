@@ -1,0 +1,43 @@
+// GELU, tanh approximation (as GPT-2): y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+
+override WG: u32 = 256;
+
+struct Params {
+  N: u32, // number of elements
+}
+
+const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
+
+// Forward: out = gelu(inp), shapes (N)
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<storage, read> inp: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+
+@compute @workgroup_size(WG)
+fn gelu_forward(@builtin(global_invocation_id) gid: vec3<u32>,
+                @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= p.N) { return; }
+  let x = inp[i];
+  let u = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
+  out[i] = 0.5 * x * (1.0 + tanh(u));
+}
+
+// Backward: dinp = gelu'(inp) * dout, shapes (N). dinp is written, not accumulated.
+@group(0) @binding(0) var<storage, read_write> dinp: array<f32>;
+@group(0) @binding(1) var<storage, read> inp_b: array<f32>;
+@group(0) @binding(2) var<storage, read> dout: array<f32>;
+@group(0) @binding(3) var<uniform> pb: Params;
+
+@compute @workgroup_size(WG)
+fn gelu_backward(@builtin(global_invocation_id) gid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= pb.N) { return; }
+  let x = inp_b[i];
+  let u = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
+  let t = tanh(u);
+  let sech2 = 1.0 - t * t;
+  let grad = 0.5 * (1.0 + t) + 0.5 * x * sech2 * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x);
+  dinp[i] = grad * dout[i];
+}
