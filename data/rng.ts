@@ -11,7 +11,7 @@ export class Rng {
   #spare: number | undefined;
 
   constructor(seed: number) {
-    this.state = (seed >>> 0) ^ 0x9e3779b9;
+    this.state = ((seed >>> 0) ^ 0x9e3779b9) >>> 0;
   }
 
   /** A uniform u32. */

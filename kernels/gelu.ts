@@ -11,7 +11,7 @@ import code from "./gelu.wgsl" with { type: "text" };
 const WG = 256;
 
 /** out = gelu(inp), both (N). */
-export function geluForward(gpu: Gpu, args: { out: Tensor; inp: Tensor }): Op {
+export function geluForward(gpu: Gpu, args: { out: Tensor; inp: Tensor }): Op[] {
   const { out, inp } = args;
   const n = inp.length;
   const kernel = getKernel(gpu, {
@@ -21,14 +21,14 @@ export function geluForward(gpu: Gpu, args: { out: Tensor; inp: Tensor }): Op {
     constants: { WG },
   });
   const u = createUniform(gpu, params([n]), "gelu_forward.params");
-  return makeOp(gpu, kernel, [out, inp, u], grid(gpu, Math.ceil(n / WG)));
+  return [makeOp(gpu, kernel, [out, inp, u], grid(gpu, Math.ceil(n / WG)))];
 }
 
-/** dinp = gelu'(inp) · dout, all (N); dinp is written (it may alias dout). */
+/** dinp = gelu'(inp) · dout, all (N); dinp is written and must not alias dout. */
 export function geluBackward(
   gpu: Gpu,
   args: { dinp: Tensor; inp: Tensor; dout: Tensor },
-): Op {
+): Op[] {
   const { dinp, inp, dout } = args;
   const n = inp.length;
   const kernel = getKernel(gpu, {
@@ -38,5 +38,5 @@ export function geluBackward(
     constants: { WG },
   });
   const u = createUniform(gpu, params([n]), "gelu_backward.params");
-  return makeOp(gpu, kernel, [dinp, inp, dout, u], grid(gpu, Math.ceil(n / WG)));
+  return [makeOp(gpu, kernel, [dinp, inp, dout, u], grid(gpu, Math.ceil(n / WG)))];
 }

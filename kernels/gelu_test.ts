@@ -15,7 +15,7 @@ Deno.test("gelu forward and backward match the CPU reference", async () => {
   const out = createTensor(gpu, [n], "out");
   const dout = createTensor(gpu, [n], "dout", dy);
   const dinp = createTensor(gpu, [n], "dinp");
-  await runOps(gpu, [geluForward(gpu, { out, inp }), geluBackward(gpu, { dinp, inp, dout })]);
+  await runOps(gpu, [...geluForward(gpu, { out, inp }), ...geluBackward(gpu, { dinp, inp, dout })]);
   assertClose(await readTensor(gpu, out), ref.geluForward(x), { name: "out" });
   assertClose(await readTensor(gpu, dinp), ref.geluBackward(x, dy), { name: "dinp" });
 });

@@ -1,0 +1,146 @@
+import { getGpu } from "../gpu/device.ts";
+import { createTensor } from "../gpu/kernel.ts";
+import { assertClose, readTensor, runOps } from "../gpu/testing.ts";
+import { Rng } from "../data/rng.ts";
+import * as ref from "./_reference_matmul.ts";
+import { gemm, matmulBackward, matmulForward, type MatmulVariant } from "./matmul.ts";
+
+const VARIANTS: MatmulVariant[] = ["reg", "tiled"];
+
+// Sums of K products of N(0, 1) values: the f32 rounding grows like sqrt(K).
+function tol(K: number) {
+  return { atol: 2e-5 * Math.sqrt(K) * 4, rtol: 1e-4 };
+}
+
+async function checkForward(
+  variant: MatmulVariant,
+  N: number,
+  C: number,
+  OC: number,
+  bias: boolean,
+) {
+  const gpu = await getGpu();
+  const rng = new Rng(N * 7919 + C * 31 + OC);
+  const x = rng.normalArray(N * C);
+  const w = rng.normalArray(OC * C, 0.5);
+  const bs = bias ? rng.normalArray(OC) : undefined;
+  const inp = createTensor(gpu, [N, C], "inp", x);
+  const weight = createTensor(gpu, [OC, C], "weight", w);
+  const biasT = bs ? createTensor(gpu, [OC], "bias", bs) : undefined;
+  // out starts non-zero: the forward writes (=), it must not accumulate.
+  const out = createTensor(gpu, [N, OC], "out", rng.normalArray(N * OC));
+  await runOps(gpu, matmulForward(gpu, { out, inp, weight, bias: biasT, N, C, OC, variant }));
+  assertClose(await readTensor(gpu, out), ref.matmulForward(x, w, bs, N, C, OC), {
+    name: `out (${variant})`,
+    ...tol(C),
+  });
+}
+
+async function checkBackward(
+  variant: MatmulVariant,
+  N: number,
+  C: number,
+  OC: number,
+  opts: { bias: boolean; dinp: boolean },
+) {
+  const gpu = await getGpu();
+  const rng = new Rng(N * 104729 + C * 17 + OC);
+  const x = rng.normalArray(N * C);
+  const w = rng.normalArray(OC * C, 0.5);
+  const dy = rng.normalArray(N * OC);
+  const dw0 = rng.normalArray(OC * C);
+  const db0 = rng.normalArray(OC);
+  const inp = createTensor(gpu, [N, C], "inp", x);
+  const weight = createTensor(gpu, [OC, C], "weight", w);
+  const dout = createTensor(gpu, [N, OC], "dout", dy);
+  // dinp starts non-zero (written), dweight and dbias too (accumulated).
+  const dinp = opts.dinp ? createTensor(gpu, [N, C], "dinp", rng.normalArray(N * C)) : undefined;
+  const dweight = createTensor(gpu, [OC, C], "dweight", dw0);
+  const dbias = opts.bias ? createTensor(gpu, [OC], "dbias", db0) : undefined;
+  await runOps(
+    gpu,
+    matmulBackward(gpu, { dinp, dweight, dbias, dout, inp, weight, N, C, OC, variant }),
+  );
+  const dwRef = dw0.slice();
+  const dbRef = db0.slice();
+  const dinpRef = ref.matmulBackward(dwRef, opts.bias ? dbRef : undefined, dy, x, w, N, C, OC);
+  if (dinp) {
+    assertClose(await readTensor(gpu, dinp), dinpRef, { name: `dinp (${variant})`, ...tol(OC) });
+  }
+  assertClose(await readTensor(gpu, dweight), dwRef, { name: `dweight (${variant})`, ...tol(N) });
+  if (dbias) {
+    assertClose(await readTensor(gpu, dbias), dbRef, { name: `dbias (${variant})`, ...tol(N) });
+  }
+}
+
+for (const variant of VARIANTS) {
+  Deno.test(`matmul forward matches the CPU reference, odd sizes (${variant})`, async () => {
+    await checkForward(variant, 37, 29, 43, true);
+    await checkForward(variant, 37, 29, 43, false);
+    await checkForward(variant, 1, 5, 3, true);
+    await checkForward(variant, 130, 67, 200, true);
+  });
+
+  Deno.test(`matmul backward matches the CPU reference, odd sizes (${variant})`, async () => {
+    await checkBackward(variant, 37, 29, 43, { bias: true, dinp: true });
+    await checkBackward(variant, 37, 29, 43, { bias: false, dinp: false });
+    await checkBackward(variant, 1, 5, 3, { bias: true, dinp: true });
+    await checkBackward(variant, 130, 67, 200, { bias: true, dinp: true });
+  });
+
+  Deno.test(`matmul LM-head-like shape, no bias (${variant})`, async () => {
+    // out = logits (N, V), weight = token embedding (V, C).
+    await checkForward(variant, 70, 48, 1031, false);
+    await checkBackward(variant, 70, 48, 1031, { bias: false, dinp: true });
+  });
+
+  Deno.test(`gemm: every transpose combination, alpha, accumulate, bias (${variant})`, async () => {
+    const gpu = await getGpu();
+    const rng = new Rng(5);
+    const [M, N, K] = [45, 70, 19];
+    // The first three are the forward, dinp and dweight products; the last is new.
+    const combos = [
+      { transA: false, transB: true, accumulate: false, bias: true },
+      { transA: false, transB: false, accumulate: false, bias: false },
+      { transA: true, transB: false, accumulate: true, bias: false },
+      { transA: true, transB: true, accumulate: true, bias: true },
+    ];
+    for (const { transA, transB, accumulate, bias: withBias } of combos) {
+      const av = rng.normalArray(M * K);
+      const bv = rng.normalArray(K * N);
+      const biasV = rng.normalArray(N);
+      const c0 = rng.normalArray(M * N);
+      const alpha = 0.75;
+      const a = createTensor(gpu, transA ? [K, M] : [M, K], "a", av);
+      const b = createTensor(gpu, transB ? [N, K] : [K, N], "b", bv);
+      const bias = withBias ? createTensor(gpu, [N], "bias", biasV) : undefined;
+      const c = createTensor(gpu, [M, N], "c", c0);
+      const opts = { transA, transB, accumulate, alpha };
+      await runOps(gpu, [gemm(gpu, { c, a, b, bias, M, N, K, ...opts, variant })]);
+      const expected = c0.slice();
+      ref.gemm(expected, av, bv, withBias ? biasV : undefined, M, N, K, opts);
+      assertClose(await readTensor(gpu, c), expected, {
+        name: `c (${variant}, ${JSON.stringify(opts)})`,
+        ...tol(K),
+      });
+    }
+  });
+}
+
+Deno.test("matmul variants agree on a benchmark-like shape", async () => {
+  const gpu = await getGpu();
+  const rng = new Rng(11);
+  const [N, C, OC] = [100, 64, 96];
+  const inp = createTensor(gpu, [N, C], "inp", rng.normalArray(N * C));
+  const weight = createTensor(gpu, [OC, C], "weight", rng.normalArray(OC * C));
+  const bias = createTensor(gpu, [OC], "bias", rng.normalArray(OC));
+  const outs = VARIANTS.map((v) => createTensor(gpu, [N, OC], `out_${v}`));
+  await runOps(
+    gpu,
+    VARIANTS.flatMap((variant, i) =>
+      matmulForward(gpu, { out: outs[i], inp, weight, bias, N, C, OC, variant })
+    ),
+  );
+  const [a, b] = await Promise.all(outs.map((o) => readTensor(gpu, o)));
+  assertClose(a, b, { name: "reg vs tiled", ...tol(C) });
+});

@@ -1,0 +1,181 @@
+/**
+ * Inference: the loss of a batch without training, and autoregressive sampling (temperature,
+ * top-k, top-p; temperature 0 is greedy).
+ *
+ * Sampling recomputes the forward pass over the whole window for each new token (a KV cache is
+ * future work); only the logits of the last position are read back.
+ *
+ * @module
+ */
+import { throwUncapturedErrors } from "../gpu/device.ts";
+import { encodeOps } from "../gpu/kernel.ts";
+import { Rng } from "../data/rng.ts";
+import { type Gpt, Graph } from "./gpt.ts";
+
+/** Computes losses of batches with a forward-only graph of a fixed shape. */
+export class Evaluator {
+  readonly graph: Graph;
+  #staging: GPUBuffer;
+
+  constructor(gpt: Gpt, shape: { B: number; T: number }) {
+    this.graph = new Graph(gpt, { ...shape, training: false });
+    this.#staging = gpt.gpu.device.createBuffer({
+      label: "eval loss",
+      size: 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  /** Weighted mean loss of one batch (weights default to 1). One wait on the GPU. */
+  async loss(inputs: Uint32Array, targets: Uint32Array, weights?: Float32Array): Promise<number> {
+    const g = this.graph;
+    const gpu = g.gpt.gpu;
+    const n = g.B * g.T;
+    const w = new Float32Array(n);
+    let total = 0;
+    for (let i = 0; i < n; i++) total += weights ? weights[i] : 1;
+    if (!(total > 0)) throw new RangeError("Every position of the batch has loss weight 0");
+    for (let i = 0; i < n; i++) w[i] = (weights ? weights[i] : 1) / total;
+    const q = gpu.device.queue;
+    const io = (name: string) => g.io.get(name);
+    q.writeBuffer(io("inputs").buffer, io("inputs").offset, inputs as Uint32Array<ArrayBuffer>);
+    q.writeBuffer(io("targets").buffer, io("targets").offset, targets as Uint32Array<ArrayBuffer>);
+    q.writeBuffer(io("weights").buffer, io("weights").offset, w);
+    const enc = gpu.device.createCommandEncoder({ label: "eval" });
+    const pass = enc.beginComputePass();
+    encodeOps(pass, g.forward);
+    encodeOps(pass, g.evalLoss);
+    pass.end();
+    const loss = g.acts.get("loss");
+    enc.copyBufferToBuffer(loss.buffer, loss.offset, this.#staging, 0, 4);
+    q.submit([enc.finish()]);
+    await this.#staging.mapAsync(GPUMapMode.READ);
+    const v = new Float32Array(this.#staging.getMappedRange(0, 4))[0];
+    this.#staging.unmap();
+    throwUncapturedErrors();
+    return v;
+  }
+
+  /** Frees the graph. */
+  destroy(): void {
+    this.graph.destroy();
+    this.#staging.destroy();
+  }
+}
+
+/** Sampling settings. */
+export interface SampleOptions {
+  /** Maximum number of new tokens. */
+  maxTokens: number;
+  /** 0 means greedy. Default 1. */
+  temperature?: number;
+  /** Keep the k most likely tokens (0: all). Default 0. */
+  topK?: number;
+  /** Keep the smallest set of tokens whose probability reaches p (1: all). Default 1. */
+  topP?: number;
+  /** RNG for sampling (seeded by the caller). */
+  rng?: Rng;
+  /** Stop after this token (it is included in the output). */
+  stopToken?: number;
+  /** Called with each new token as soon as it is chosen (for streaming). */
+  onToken?: (id: number) => void;
+}
+
+/** Picks the next token from logits. Exported for tests. */
+export function sampleToken(
+  logits: Float32Array,
+  options: { temperature?: number; topK?: number; topP?: number; rng?: Rng },
+): number {
+  const { temperature = 1, topK = 0, topP = 1 } = options;
+  let best = 0;
+  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+  if (temperature <= 0) return best;
+  let idx = Array.from(logits.keys());
+  idx.sort((a, b) => logits[b] - logits[a]);
+  if (topK > 0 && topK < idx.length) idx = idx.slice(0, topK);
+  const max = logits[idx[0]];
+  let probs = idx.map((i) => Math.exp((logits[i] - max) / temperature));
+  let sum = probs.reduce((a, b) => a + b, 0);
+  probs = probs.map((p) => p / sum);
+  if (topP < 1) {
+    let acc = 0, keep = 0;
+    while (keep < probs.length && acc < topP) acc += probs[keep++];
+    idx = idx.slice(0, Math.max(1, keep));
+    probs = probs.slice(0, Math.max(1, keep));
+    sum = probs.reduce((a, b) => a + b, 0);
+    probs = probs.map((p) => p / sum);
+  }
+  const u = (options.rng ?? new Rng(Date.now())).random();
+  let acc = 0;
+  for (let i = 0; i < probs.length; i++) {
+    acc += probs[i];
+    if (u < acc) return idx[i];
+  }
+  return idx[idx.length - 1];
+}
+
+/** Generates tokens after a prompt with one sequence (B = 1) over the model's context window. */
+export class Sampler {
+  readonly graph: Graph;
+  #staging: GPUBuffer;
+
+  constructor(gpt: Gpt) {
+    this.graph = new Graph(gpt, { B: 1, T: gpt.config.context, training: false });
+    this.#staging = gpt.gpu.device.createBuffer({
+      label: "sample logits",
+      size: Math.ceil(gpt.config.vocabSize / 4) * 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+  }
+
+  /** Logits (V) after `tokens` (the last `context` of them are seen). One wait on the GPU. */
+  async nextLogits(tokens: readonly number[]): Promise<Float32Array> {
+    const g = this.graph;
+    const gpu = g.gpt.gpu;
+    const T = g.T, V = g.gpt.config.vocabSize;
+    const window = tokens.slice(-T);
+    if (window.length === 0) throw new RangeError("Sampling needs at least one prompt token");
+    const inputs = new Uint32Array(T);
+    inputs.set(window);
+    const t = g.io.get("inputs");
+    gpu.device.queue.writeBuffer(t.buffer, t.offset, inputs);
+    const enc = gpu.device.createCommandEncoder({ label: "sample" });
+    const pass = enc.beginComputePass();
+    encodeOps(pass, g.forward);
+    pass.end();
+    const logits = g.acts.get("logits");
+    enc.copyBufferToBuffer(
+      logits.buffer,
+      logits.offset + (window.length - 1) * V * 4,
+      this.#staging,
+      0,
+      V * 4,
+    );
+    gpu.device.queue.submit([enc.finish()]);
+    await this.#staging.mapAsync(GPUMapMode.READ);
+    const out = new Float32Array(this.#staging.getMappedRange(0, V * 4).slice(0));
+    this.#staging.unmap();
+    throwUncapturedErrors();
+    return out;
+  }
+
+  /** New tokens after `prompt` (the prompt is not included). */
+  async generate(prompt: readonly number[], options: SampleOptions): Promise<number[]> {
+    const tokens = [...prompt];
+    const out: number[] = [];
+    for (let i = 0; i < options.maxTokens; i++) {
+      const id = sampleToken(await this.nextLogits(tokens), options);
+      tokens.push(id);
+      out.push(id);
+      options.onToken?.(id);
+      if (id === options.stopToken) break;
+    }
+    return out;
+  }
+
+  /** Frees the graph. */
+  destroy(): void {
+    this.graph.destroy();
+    this.#staging.destroy();
+  }
+}

@@ -1,0 +1,544 @@
+/**
+ * GPT-2 on WebGPU: the parameter table, GPT-2 initialisation, and the forward and backward passes
+ * as lists of ops (llm.c's `gpt2_forward` / `gpt2_backward`, in mirrored order).
+ *
+ * Internal tensor names are Hugging Face `GPT2LMHeadModel` names; matrices are stored as
+ * (out, in) row-major (llm.c's layout), which is the transpose of Hugging Face's Conv1D.
+ *
+ * @module
+ */
+import type { Gpu } from "../gpu/device.ts";
+import type { Op, Tensor } from "../gpu/kernel.ts";
+import { Rng } from "../data/rng.ts";
+import { type GptConfig, validateConfig } from "./config.ts";
+import { numel, type TensorSpec, TensorTable } from "./tensors.ts";
+import { encoderBackward, encoderForward } from "../kernels/encoder.ts";
+import { layernormBackward, layernormForward } from "../kernels/layernorm.ts";
+import { matmulBackward, matmulForward } from "../kernels/matmul.ts";
+import { attentionBackward, attentionForward } from "../kernels/attention.ts";
+import { geluBackward, geluForward } from "../kernels/gelu.ts";
+import { residualForward } from "../kernels/residual.ts";
+import { crossEntropyForward, crossEntropyFused, sumReduce } from "../kernels/crossentropy.ts";
+
+/** The four matrices of a block, with their (out, in) shapes. */
+function blockMatrices(c: GptConfig, l: number): TensorSpec[] {
+  const C = c.width, h = `transformer.h.${l}.`;
+  return [
+    { name: `${h}attn.c_attn.weight`, shape: [3 * C, C] },
+    { name: `${h}attn.c_proj.weight`, shape: [C, C] },
+    { name: `${h}mlp.c_fc.weight`, shape: [4 * C, C] },
+    { name: `${h}mlp.c_proj.weight`, shape: [C, 4 * C] },
+  ];
+}
+
+function blockVectors(c: GptConfig, l: number): TensorSpec[] {
+  const C = c.width, h = `transformer.h.${l}.`;
+  return [
+    { name: `${h}ln_1.weight`, shape: [C] },
+    { name: `${h}ln_1.bias`, shape: [C] },
+    { name: `${h}attn.c_attn.bias`, shape: [3 * C] },
+    { name: `${h}attn.c_proj.bias`, shape: [C] },
+    { name: `${h}ln_2.weight`, shape: [C] },
+    { name: `${h}ln_2.bias`, shape: [C] },
+    { name: `${h}mlp.c_fc.bias`, shape: [4 * C] },
+    { name: `${h}mlp.c_proj.bias`, shape: [C] },
+  ];
+}
+
+/**
+ * The parameter table's layout: every 2-D tensor first (they get weight decay), then every 1-D
+ * tensor. `decayCount` is the number of leading specs that are 2-D.
+ */
+export function parameterSpecs(c: GptConfig): { specs: TensorSpec[]; decayCount: number } {
+  const C = c.width;
+  const matrices: TensorSpec[] = [
+    { name: "transformer.wte.weight", shape: [c.vocabSize, C] },
+    { name: "transformer.wpe.weight", shape: [c.context, C] },
+  ];
+  const vectors: TensorSpec[] = [];
+  for (let l = 0; l < c.layers; l++) {
+    matrices.push(...blockMatrices(c, l));
+    vectors.push(...blockVectors(c, l));
+  }
+  vectors.push({ name: "transformer.ln_f.weight", shape: [C] });
+  vectors.push({ name: "transformer.ln_f.bias", shape: [C] });
+  return { specs: [...matrices, ...vectors], decayCount: matrices.length };
+}
+
+/**
+ * GPT-2 initial values: N(0, 0.02) for embeddings and matrices, N(0, 0.02/sqrt(2·layers)) for the
+ * residual projections, zero biases, unit LayerNorm weights. Deterministic in `seed`.
+ */
+export function initialParameters(c: GptConfig, seed: number): Map<string, Float32Array> {
+  const rng = new Rng(seed);
+  const out = new Map<string, Float32Array>();
+  for (const spec of parameterSpecs(c).specs) {
+    const n = numel(spec.shape);
+    const { name } = spec;
+    if (spec.shape.length === 2) {
+      const std = name.endsWith("c_proj.weight") ? 0.02 / Math.sqrt(2 * c.layers) : 0.02;
+      out.set(name, rng.normalArray(n, std));
+    } else if (name.includes("ln_") && name.endsWith(".weight")) {
+      out.set(name, new Float32Array(n).fill(1));
+    } else {
+      out.set(name, new Float32Array(n));
+    }
+  }
+  return out;
+}
+
+/** A GPT-2 model: configuration and parameters on the GPU. */
+export class Gpt {
+  readonly gpu: Gpu;
+  readonly config: GptConfig;
+  readonly params: TensorTable;
+  /** Elements of the parameter table that get weight decay (the 2-D tensors come first). */
+  readonly decayEnd: number;
+  #grads: TensorTable | undefined;
+
+  private constructor(gpu: Gpu, config: GptConfig) {
+    this.gpu = gpu;
+    this.config = validateConfig(config);
+    const { specs, decayCount } = parameterSpecs(config);
+    this.params = TensorTable.create(gpu, "params", specs, { contiguous: true });
+    const firstVector = this.params.get(specs[decayCount].name);
+    this.decayEnd = firstVector.offset / 4;
+  }
+
+  /**
+   * Creates a model. Its parameters come from `values` (every tensor, by internal name) or from
+   * GPT-2 initialisation with `seed`.
+   */
+  static create(
+    gpu: Gpu,
+    config: GptConfig,
+    options: { seed?: number; values?: Map<string, Float32Array> } = {},
+  ): Gpt {
+    const gpt = new Gpt(gpu, config);
+    gpt.setParameters(options.values ?? initialParameters(config, options.seed ?? 1337));
+    return gpt;
+  }
+
+  /** Number of parameters (padding excluded). */
+  get parameterCount(): number {
+    let n = 0;
+    for (const t of this.params.tensors.values()) n += t.length;
+    return n;
+  }
+
+  /** The parameter tensor called `name`. */
+  param(name: string): Tensor {
+    return this.params.get(name);
+  }
+
+  /** Gradients (same layout as the parameters), allocated on first use. */
+  get grads(): TensorTable {
+    this.#grads ??= TensorTable.create(this.gpu, "grads", parameterSpecs(this.config).specs, {
+      contiguous: true,
+    });
+    return this.#grads;
+  }
+
+  /** Uploads parameter values (every tensor must be present with the right size). */
+  setParameters(values: Map<string, Float32Array>): void {
+    for (const t of this.params.tensors.values()) {
+      const v = values.get(t.name);
+      if (!v) throw new Error(`Missing parameter ${t.name}`);
+      if (v.length !== t.length) {
+        throw new Error(`Parameter ${t.name} has ${v.length} values; expected ${t.length}`);
+      }
+      this.gpu.device.queue.writeBuffer(
+        t.buffer,
+        t.offset,
+        v.buffer as ArrayBuffer,
+        v.byteOffset,
+        v.byteLength,
+      );
+    }
+  }
+
+  /** Reads every parameter back (one wait). */
+  async readParameters(): Promise<Map<string, Float32Array>> {
+    return await readTable(this.gpu, this.params);
+  }
+
+  /** Frees the GPU memory of parameters and gradients. */
+  destroy(): void {
+    this.params.destroy();
+    this.#grads?.destroy();
+  }
+}
+
+/** Reads every tensor of a contiguous table back (one wait). */
+export async function readTable(gpu: Gpu, table: TensorTable): Promise<Map<string, Float32Array>> {
+  const { readback } = await import("../gpu/device.ts");
+  const all = new Float32Array(await readback(gpu, table.buffers[0], 0, table.byteLength));
+  const out = new Map<string, Float32Array>();
+  for (const t of table.tensors.values()) {
+    out.set(t.name, all.slice(t.offset / 4, t.offset / 4 + t.length));
+  }
+  return out;
+}
+
+/** What a graph is built for. */
+export interface GraphOptions {
+  /** Batch size. */
+  B: number;
+  /** Sequence length (at most the model's context). */
+  T: number;
+  /** Build the backward pass too (needs the model's gradients). */
+  training: boolean;
+}
+
+/**
+ * The activations and ops of one batch shape: `forward` (tokens → logits), the loss (fused with the
+ * logits gradient when training), and `backward`. Inputs live in the `io` table: `inputs` (B,T)
+ * u32, `targets` (B,T) u32, `weights` (B,T) f32, and the token buckets of the embedding backward.
+ */
+export class Graph {
+  readonly gpt: Gpt;
+  readonly B: number;
+  readonly T: number;
+  readonly acts: TensorTable;
+  readonly io: TensorTable;
+  /** Shared activation gradients (one layer's worth, reused by every layer). */
+  readonly dacts: TensorTable | undefined;
+  /** Tokens → logits (B,T,V). */
+  readonly forward: Op[];
+  /** Logits → per-position losses → `loss` (1); logits left intact. */
+  readonly evalLoss: Op[];
+  /** Logits → `loss`, logits overwritten with their gradient (training only). */
+  readonly trainLoss: Op[];
+  /** Gradient of the loss → parameter gradients (+=). The residual gradient must be zeroed first. */
+  readonly backward: Op[];
+
+  constructor(gpt: Gpt, options: GraphOptions) {
+    const { B, T, training } = options;
+    const c = gpt.config;
+    if (T > c.context) {
+      throw new RangeError(`Sequence length ${T} is longer than the model's context ${c.context}`);
+    }
+    this.gpt = gpt;
+    this.B = B;
+    this.T = T;
+    const gpu = gpt.gpu;
+    const C = c.width, V = c.vocabSize, NH = c.heads, L = c.layers, N = B * T;
+    const actSpecs: TensorSpec[] = [{ name: "encoded", shape: [B, T, C] }];
+    for (let l = 0; l < L; l++) {
+      const s = (name: string, shape: number[]) => actSpecs.push({ name: `${l}.${name}`, shape });
+      s("ln1", [B, T, C]);
+      s("ln1_mean", [B, T]);
+      s("ln1_rstd", [B, T]);
+      s("qkv", [B, T, 3 * C]);
+      s("atty", [B, T, C]);
+      s("att", [B, NH, T, T]);
+      s("attproj", [B, T, C]);
+      s("residual2", [B, T, C]);
+      s("ln2", [B, T, C]);
+      s("ln2_mean", [B, T]);
+      s("ln2_rstd", [B, T]);
+      s("fch", [B, T, 4 * C]);
+      s("fch_gelu", [B, T, 4 * C]);
+      s("fcproj", [B, T, C]);
+      s("residual3", [B, T, C]);
+    }
+    actSpecs.push(
+      { name: "lnf", shape: [B, T, C] },
+      { name: "lnf_mean", shape: [B, T] },
+      { name: "lnf_rstd", shape: [B, T] },
+      { name: "logits", shape: [B, T, V] },
+      { name: "losses", shape: [B, T] },
+      { name: "loss", shape: [1] },
+    );
+    this.acts = TensorTable.create(gpu, `acts ${B}x${T}`, actSpecs);
+    this.io = TensorTable.create(gpu, `io ${B}x${T}`, [
+      { name: "inputs", shape: [B, T] },
+      { name: "targets", shape: [B, T] },
+      { name: "weights", shape: [B, T] },
+      { name: "bucketStart", shape: [V + 1] },
+      { name: "bucketPos", shape: [B, T] },
+    ], { contiguous: true });
+    const a = (name: string) => this.acts.get(name);
+    const p = (name: string) => gpt.param(name);
+    const io = (name: string) => this.io.get(name);
+    const h = (l: number) => `transformer.h.${l}.`;
+    const residualIn = (l: number) => (l === 0 ? a("encoded") : a(`${l - 1}.residual3`));
+
+    // ---- forward (llm.c gpt2_forward) ----
+    const fwd: Op[] = [];
+    fwd.push(...encoderForward(gpu, {
+      out: a("encoded"), // (B,T,C)
+      inp: io("inputs"),
+      wte: p("transformer.wte.weight"),
+      wpe: p("transformer.wpe.weight"),
+      B,
+      T,
+      C,
+    }));
+    for (let l = 0; l < L; l++) {
+      const pre = h(l), x = `${l}.`;
+      fwd.push(...layernormForward(gpu, {
+        out: a(`${x}ln1`),
+        mean: a(`${x}ln1_mean`),
+        rstd: a(`${x}ln1_rstd`),
+        inp: residualIn(l),
+        weight: p(`${pre}ln_1.weight`),
+        bias: p(`${pre}ln_1.bias`),
+        N,
+        C,
+      }));
+      fwd.push(...matmulForward(gpu, {
+        out: a(`${x}qkv`), // (B,T,3C)
+        inp: a(`${x}ln1`),
+        weight: p(`${pre}attn.c_attn.weight`),
+        bias: p(`${pre}attn.c_attn.bias`),
+        N,
+        C,
+        OC: 3 * C,
+      }));
+      fwd.push(...attentionForward(gpu, {
+        out: a(`${x}atty`), // (B,T,C)
+        att: a(`${x}att`), // (B,NH,T,T)
+        qkv: a(`${x}qkv`),
+        B,
+        T,
+        C,
+        NH,
+      }));
+      fwd.push(...matmulForward(gpu, {
+        out: a(`${x}attproj`),
+        inp: a(`${x}atty`),
+        weight: p(`${pre}attn.c_proj.weight`),
+        bias: p(`${pre}attn.c_proj.bias`),
+        N,
+        C,
+        OC: C,
+      }));
+      fwd.push(...residualForward(gpu, {
+        out: a(`${x}residual2`),
+        inp1: residualIn(l),
+        inp2: a(`${x}attproj`),
+        N: N * C,
+      }));
+      fwd.push(...layernormForward(gpu, {
+        out: a(`${x}ln2`),
+        mean: a(`${x}ln2_mean`),
+        rstd: a(`${x}ln2_rstd`),
+        inp: a(`${x}residual2`),
+        weight: p(`${pre}ln_2.weight`),
+        bias: p(`${pre}ln_2.bias`),
+        N,
+        C,
+      }));
+      fwd.push(...matmulForward(gpu, {
+        out: a(`${x}fch`), // (B,T,4C)
+        inp: a(`${x}ln2`),
+        weight: p(`${pre}mlp.c_fc.weight`),
+        bias: p(`${pre}mlp.c_fc.bias`),
+        N,
+        C,
+        OC: 4 * C,
+      }));
+      fwd.push(...geluForward(gpu, { out: a(`${x}fch_gelu`), inp: a(`${x}fch`) }));
+      fwd.push(...matmulForward(gpu, {
+        out: a(`${x}fcproj`),
+        inp: a(`${x}fch_gelu`),
+        weight: p(`${pre}mlp.c_proj.weight`),
+        bias: p(`${pre}mlp.c_proj.bias`),
+        N,
+        C: 4 * C,
+        OC: C,
+      }));
+      fwd.push(...residualForward(gpu, {
+        out: a(`${x}residual3`),
+        inp1: a(`${x}residual2`),
+        inp2: a(`${x}fcproj`),
+        N: N * C,
+      }));
+    }
+    fwd.push(...layernormForward(gpu, {
+      out: a("lnf"),
+      mean: a("lnf_mean"),
+      rstd: a("lnf_rstd"),
+      inp: a(`${L - 1}.residual3`),
+      weight: p("transformer.ln_f.weight"),
+      bias: p("transformer.ln_f.bias"),
+      N,
+      C,
+    }));
+    fwd.push(...matmulForward(gpu, {
+      out: a("logits"), // (B,T,V): the LM head is tied to the token embedding
+      inp: a("lnf"),
+      weight: p("transformer.wte.weight"),
+      N,
+      C,
+      OC: V,
+    }));
+    this.forward = fwd;
+    const lossArgs = {
+      losses: a("losses"),
+      logits: a("logits"),
+      targets: io("targets"),
+      weights: io("weights"),
+      N,
+      V,
+    };
+    const sum = sumReduce(gpu, { out: a("loss"), inp: a("losses"), N });
+    this.evalLoss = [...crossEntropyForward(gpu, lossArgs), ...sum];
+
+    if (!training) {
+      this.trainLoss = [];
+      this.backward = [];
+      this.dacts = undefined;
+      return;
+    }
+
+    // ---- backward (llm.c gpt2_backward): the forward in reverse ----
+    this.trainLoss = [...crossEntropyFused(gpu, lossArgs), ...sum];
+    const dacts = TensorTable.create(gpu, `dacts ${B}x${T}`, [
+      { name: "dresidual", shape: [B, T, C] },
+      { name: "dbtc", shape: [B, T, C] },
+      { name: "dqkv", shape: [B, T, 3 * C] },
+      { name: "dfch", shape: [B, T, 4 * C] },
+      { name: "dfch_gelu", shape: [B, T, 4 * C] },
+      { name: "datt", shape: [B, NH, T, T] },
+    ]);
+    this.dacts = dacts;
+    const d = (name: string) => dacts.get(name);
+    const g = (name: string) => gpt.grads.get(name);
+    const bwd: Op[] = [];
+    // logits = lnf @ wte^T; "logits" now holds dlogits
+    bwd.push(...matmulBackward(gpu, {
+      dinp: d("dbtc"),
+      dweight: g("transformer.wte.weight"),
+      dout: a("logits"),
+      inp: a("lnf"),
+      weight: p("transformer.wte.weight"),
+      N,
+      C,
+      OC: V,
+    }));
+    bwd.push(...layernormBackward(gpu, {
+      dinp: d("dresidual"),
+      dweight: g("transformer.ln_f.weight"),
+      dbias: g("transformer.ln_f.bias"),
+      dout: d("dbtc"),
+      inp: a(`${L - 1}.residual3`),
+      weight: p("transformer.ln_f.weight"),
+      mean: a("lnf_mean"),
+      rstd: a("lnf_rstd"),
+      N,
+      C,
+    }));
+    for (let l = L - 1; l >= 0; l--) {
+      const pre = h(l), x = `${l}.`;
+      // residual3 = residual2 + fcproj: dresidual flows to both unchanged
+      bwd.push(...matmulBackward(gpu, {
+        dinp: d("dfch_gelu"),
+        dweight: g(`${pre}mlp.c_proj.weight`),
+        dbias: g(`${pre}mlp.c_proj.bias`),
+        dout: d("dresidual"),
+        inp: a(`${x}fch_gelu`),
+        weight: p(`${pre}mlp.c_proj.weight`),
+        N,
+        C: 4 * C,
+        OC: C,
+      }));
+      bwd.push(...geluBackward(gpu, { dinp: d("dfch"), inp: a(`${x}fch`), dout: d("dfch_gelu") }));
+      bwd.push(...matmulBackward(gpu, {
+        dinp: d("dbtc"),
+        dweight: g(`${pre}mlp.c_fc.weight`),
+        dbias: g(`${pre}mlp.c_fc.bias`),
+        dout: d("dfch"),
+        inp: a(`${x}ln2`),
+        weight: p(`${pre}mlp.c_fc.weight`),
+        N,
+        C,
+        OC: 4 * C,
+      }));
+      bwd.push(...layernormBackward(gpu, {
+        dinp: d("dresidual"), // += : residual2 also feeds residual3
+        dweight: g(`${pre}ln_2.weight`),
+        dbias: g(`${pre}ln_2.bias`),
+        dout: d("dbtc"),
+        inp: a(`${x}residual2`),
+        weight: p(`${pre}ln_2.weight`),
+        mean: a(`${x}ln2_mean`),
+        rstd: a(`${x}ln2_rstd`),
+        N,
+        C,
+      }));
+      // residual2 = residualIn + attproj
+      bwd.push(...matmulBackward(gpu, {
+        dinp: d("dbtc"),
+        dweight: g(`${pre}attn.c_proj.weight`),
+        dbias: g(`${pre}attn.c_proj.bias`),
+        dout: d("dresidual"),
+        inp: a(`${x}atty`),
+        weight: p(`${pre}attn.c_proj.weight`),
+        N,
+        C,
+        OC: C,
+      }));
+      bwd.push(...attentionBackward(gpu, {
+        dqkv: d("dqkv"),
+        datt: d("datt"),
+        dout: d("dbtc"),
+        qkv: a(`${x}qkv`),
+        att: a(`${x}att`),
+        B,
+        T,
+        C,
+        NH,
+      }));
+      bwd.push(...matmulBackward(gpu, {
+        dinp: d("dbtc"),
+        dweight: g(`${pre}attn.c_attn.weight`),
+        dbias: g(`${pre}attn.c_attn.bias`),
+        dout: d("dqkv"),
+        inp: a(`${x}ln1`),
+        weight: p(`${pre}attn.c_attn.weight`),
+        N,
+        C,
+        OC: 3 * C,
+      }));
+      bwd.push(...layernormBackward(gpu, {
+        dinp: d("dresidual"), // += : now the gradient of residualIn(l)
+        dweight: g(`${pre}ln_1.weight`),
+        dbias: g(`${pre}ln_1.bias`),
+        dout: d("dbtc"),
+        inp: residualIn(l),
+        weight: p(`${pre}ln_1.weight`),
+        mean: a(`${x}ln1_mean`),
+        rstd: a(`${x}ln1_rstd`),
+        N,
+        C,
+      }));
+    }
+    bwd.push(...encoderBackward(gpu, {
+      dwte: g("transformer.wte.weight"),
+      dwpe: g("transformer.wpe.weight"),
+      dout: d("dresidual"),
+      bucketStart: io("bucketStart"),
+      bucketPos: io("bucketPos"),
+      B,
+      T,
+      C,
+      V,
+    }));
+    this.backward = bwd;
+  }
+
+  /** The residual-stream gradient, which `backward` accumulates into and must start at zero. */
+  get dresidual(): Tensor {
+    if (!this.dacts) throw new Error("This graph was built without training");
+    return this.dacts.get("dresidual");
+  }
+
+  /** Frees the GPU memory of activations and inputs. */
+  destroy(): void {
+    this.acts.destroy();
+    this.io.destroy();
+    this.dacts?.destroy();
+  }
+}

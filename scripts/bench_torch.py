@@ -1,0 +1,293 @@
+#!/usr/bin/env python3
+"""PyTorch-on-the-CPU peer of the training benchmark.
+
+Trains the same GPT-2 as instructgpu (tied LM head, LayerNorm eps 1e-5, GELU tanh, AdamW with weight
+decay on matrices and embeddings only, gradient clipping at 1.0) in float32 on random tokens and
+prints ONE JSON line with the throughput:
+
+    /usr/bin/python3 scripts/bench_torch.py --vocab 512 --layers 4 --heads 4 --width 256 \\
+        --context 128 --batch 8 --steps 20 --warmup 3 [--threads N]
+    /usr/bin/python3 scripts/bench_torch.py --json-config '{"vocab": 512, "layers": 4, ...}'
+
+Matrix products go to OpenBLAS (Debian's torch links the system libblas.so.3, which is OpenBLAS's).
+OpenBLAS 0.3.21 may pick slow kernels for CPUs it does not know, so this script sets
+OPENBLAS_CORETYPE from the CPU flags (SkylakeX with AVX-512, Haswell with AVX2) before torch is
+imported; `--coretype env` keeps the environment's value, `--coretype native` leaves the choice to
+OpenBLAS and `--coretype NAME` forces a core type. The "blas" field of the output says which was used.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+DEFAULTS = {
+    "vocab": 512,
+    "layers": 4,
+    "heads": 4,
+    "width": 256,
+    "context": 128,
+    "batch": 8,
+    "steps": 20,
+    "warmup": 3,
+    "threads": 0,  # 0: os.cpu_count()
+    "seed": 1,
+    "coretype": "auto",
+}
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description="PyTorch CPU training throughput of a GPT-2.")
+    ap.add_argument("--vocab", type=int)
+    ap.add_argument("--layers", type=int)
+    ap.add_argument("--heads", type=int)
+    ap.add_argument("--width", type=int)
+    ap.add_argument("--context", type=int, help="sequence length T (and n_positions)")
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--steps", type=int, help="timed training steps")
+    ap.add_argument("--warmup", type=int, help="untimed steps before timing")
+    ap.add_argument("--threads", type=int, help="torch and OpenBLAS threads (default: all cores)")
+    ap.add_argument("--seed", type=int)
+    ap.add_argument(
+        "--coretype",
+        help="OPENBLAS_CORETYPE: auto (default: from the CPU flags, SkylakeX with AVX-512, Haswell "
+        "with AVX2), env (keep the environment's), native (unset: OpenBLAS's own detection) or a "
+        "core name such as SkylakeX or Haswell",
+    )
+    ap.add_argument(
+        "--json-config",
+        metavar="JSON",
+        help="the same options as one JSON object (keys as the flag names); flags win",
+    )
+    a = ap.parse_args(argv)
+    cfg = dict(DEFAULTS)
+    if a.json_config:
+        try:
+            given = json.loads(a.json_config)
+        except json.JSONDecodeError as e:
+            ap.error(f"--json-config is not valid JSON: {e}")
+        if not isinstance(given, dict):
+            ap.error("--json-config must be a JSON object")
+        unknown = sorted(set(given) - set(DEFAULTS))
+        if unknown:
+            ap.error(f"--json-config has unknown keys {unknown}; known: {sorted(DEFAULTS)}")
+        cfg.update(given)
+    for k in DEFAULTS:
+        v = getattr(a, k)
+        if v is not None:
+            cfg[k] = v
+    for k, v in cfg.items():
+        if k != "coretype" and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+            ap.error(f"{k} must be a non-negative integer, got {v!r}")
+    for k in ("vocab", "layers", "heads", "width", "context", "batch", "steps"):
+        if cfg[k] <= 0:
+            ap.error(f"{k} must be positive, got {cfg[k]}")
+    if cfg["width"] % cfg["heads"]:
+        ap.error(f"heads ({cfg['heads']}) must divide width ({cfg['width']})")
+    if cfg["threads"] == 0:
+        try:
+            cfg["threads"] = len(os.sched_getaffinity(0))
+        except AttributeError:
+            cfg["threads"] = os.cpu_count() or 1
+    return cfg
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def best_coretype():
+    """The OpenBLAS core type for this CPU's widest vector units, or None if unknown."""
+    flags = cpu_flags()
+    if {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags:
+        return "SkylakeX"
+    if {"avx2", "fma"} <= flags:
+        return "Haswell"
+    return None
+
+
+def choose_coretype(cfg):
+    """Sets OPENBLAS_CORETYPE (and OPENBLAS_NUM_THREADS) before torch loads OpenBLAS.
+
+    `auto` picks from the CPU flags even when the environment names another core type (a shell-wide
+    setting such as Haswell would hide the AVX-512 kernels); `env` keeps the environment's value.
+    Returns where the core type came from, for the report.
+    """
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(cfg["threads"]))
+    want = cfg["coretype"]
+    had = os.environ.get("OPENBLAS_CORETYPE")
+    if want == "native":
+        os.environ.pop("OPENBLAS_CORETYPE", None)
+        return "OpenBLAS detection"
+    if want == "env":
+        return "environment" if had else "OpenBLAS detection"
+    if want != "auto":
+        os.environ["OPENBLAS_CORETYPE"] = want
+        return "--coretype"
+    best = best_coretype()
+    if best is None:
+        return "environment" if had else "OpenBLAS detection"
+    os.environ["OPENBLAS_CORETYPE"] = best
+    return "CPU flags" + (f"; environment had {had}" if had and had != best else "")
+
+
+def openblas_info():
+    """(config, core name, threads) of the OpenBLAS that torch uses, or None."""
+    import ctypes
+
+    for lib in ("libopenblas.so.0", "libblas.so.3"):
+        try:
+            h = ctypes.CDLL(lib)
+            h.openblas_get_config.restype = ctypes.c_char_p
+            h.openblas_get_corename.restype = ctypes.c_char_p
+            return (
+                h.openblas_get_config().decode(),
+                h.openblas_get_corename().decode(),
+                h.openblas_get_num_threads(),
+                h,
+            )
+        except (OSError, AttributeError):
+            continue
+    return None
+
+
+def main():
+    cfg = parse_args(sys.argv[1:])
+    keys = ("OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS")
+    before = [os.environ.get(k) for k in keys]
+    source = choose_coretype(cfg)
+    if "torch" in sys.modules and before != [os.environ.get(k) for k in keys]:
+        # OpenBLAS read its settings when torch was loaded: start afresh to apply them.
+        os.execv(sys.executable, [sys.executable] + sys.argv)
+
+    import math
+    import time
+
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(cfg["threads"])
+    torch.manual_seed(cfg["seed"])
+    blas = openblas_info()
+    if blas is not None:
+        blas[3].openblas_set_num_threads(cfg["threads"])
+        blas_text = f"{blas[0].split(' MAX_THREADS')[0]}; core {blas[1]} ({source})"
+    else:
+        blas_text = torch.__config__.show().split("BLAS_INFO=")[1].split(",")[0]
+
+    V, P, L, NH, C = cfg["vocab"], cfg["context"], cfg["layers"], cfg["heads"], cfg["width"]
+    B, T = cfg["batch"], cfg["context"]
+    hs = C // NH
+
+    # Parameters in Hugging Face layout (Conv1D weights (in, out)).
+    def normal(*shape, std=0.02):
+        return (torch.randn(*shape) * std).requires_grad_(True)
+
+    wte, wpe = normal(V, C), normal(P, C)
+    blocks = []
+    for _ in range(L):
+        blocks.append(
+            {
+                "ln_1.weight": torch.ones(C, requires_grad=True),
+                "ln_1.bias": torch.zeros(C, requires_grad=True),
+                "attn.c_attn.weight": normal(C, 3 * C),
+                "attn.c_attn.bias": torch.zeros(3 * C, requires_grad=True),
+                "attn.c_proj.weight": normal(C, C, std=0.02 / math.sqrt(2 * L)),
+                "attn.c_proj.bias": torch.zeros(C, requires_grad=True),
+                "ln_2.weight": torch.ones(C, requires_grad=True),
+                "ln_2.bias": torch.zeros(C, requires_grad=True),
+                "mlp.c_fc.weight": normal(C, 4 * C),
+                "mlp.c_fc.bias": torch.zeros(4 * C, requires_grad=True),
+                "mlp.c_proj.weight": normal(4 * C, C, std=0.02 / math.sqrt(2 * L)),
+                "mlp.c_proj.bias": torch.zeros(C, requires_grad=True),
+            }
+        )
+    lnf_w, lnf_b = torch.ones(C, requires_grad=True), torch.zeros(C, requires_grad=True)
+    params = [wte, wpe] + [p for blk in blocks for p in blk.values()] + [lnf_w, lnf_b]
+
+    causal = torch.full((T, T), float("-inf")).triu(1)  # additive mask (T, T)
+    pos = torch.arange(T)
+
+    def conv1d(x, w, b):
+        return torch.addmm(b, x.view(-1, x.shape[-1]), w).view(*x.shape[:-1], w.shape[1])
+
+    def forward_loss(idx, targets):
+        x = wte[idx] + wpe[pos]  # (B, T, C)
+        for blk in blocks:
+            h = F.layer_norm(x, (C,), blk["ln_1.weight"], blk["ln_1.bias"], 1e-5)
+            qkv = conv1d(h, blk["attn.c_attn.weight"], blk["attn.c_attn.bias"])  # (B, T, 3C)
+            q, k, v = (t.view(B, T, NH, hs).transpose(1, 2) for t in qkv.split(C, dim=-1))
+            att = torch.baddbmm(
+                causal.expand(B * NH, T, T),
+                q.reshape(B * NH, T, hs),
+                k.reshape(B * NH, T, hs).transpose(1, 2),
+                alpha=1.0 / math.sqrt(hs),
+            ).softmax(dim=-1)  # (B*NH, T, T)
+            y = torch.bmm(att, v.reshape(B * NH, T, hs)).view(B, NH, T, hs)
+            y = y.transpose(1, 2).reshape(B, T, C)
+            x = x + conv1d(y, blk["attn.c_proj.weight"], blk["attn.c_proj.bias"])
+            h = F.layer_norm(x, (C,), blk["ln_2.weight"], blk["ln_2.bias"], 1e-5)
+            h = F.gelu(conv1d(h, blk["mlp.c_fc.weight"], blk["mlp.c_fc.bias"]), approximate="tanh")
+            x = x + conv1d(h, blk["mlp.c_proj.weight"], blk["mlp.c_proj.bias"])
+        x = F.layer_norm(x, (C,), lnf_w, lnf_b, 1e-5)
+        logits = F.linear(x, wte)  # tied head, (B, T, V)
+        return F.cross_entropy(logits.view(-1, V), targets.view(-1))
+
+    opt = torch.optim.AdamW(
+        [
+            {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ],
+        lr=1e-3,
+        betas=(0.9, 0.95),
+        eps=1e-8,
+    )
+    idx = torch.randint(0, V, (B, T))
+    targets = torch.randint(0, V, (B, T))
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = forward_loss(idx, targets)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        return loss.item()
+
+    for _ in range(cfg["warmup"]):
+        step()
+    losses = []
+    t0 = time.perf_counter()
+    for _ in range(cfg["steps"]):
+        losses.append(step())
+    dt = time.perf_counter() - t0
+
+    if not all(math.isfinite(v) for v in losses):
+        print(f"bench_torch: non-finite loss {losses}", file=sys.stderr)
+        sys.exit(1)
+    out = {
+        "peer": "pytorch-cpu",
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "blas": blas_text,
+        "tokens_per_s": round(B * T * cfg["steps"] / dt, 1),
+        "ms_per_step": round(1000 * dt / cfg["steps"], 3),
+        "config": {
+            k: cfg[k]
+            for k in ("vocab", "layers", "heads", "width", "context", "batch", "steps", "warmup")
+        },
+        "parameters": sum(p.numel() for p in params),
+        "loss_first": round(losses[0], 6),
+        "loss_last": round(losses[-1], 6),
+    }
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

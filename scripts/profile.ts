@@ -1,0 +1,79 @@
+/**
+ * Where a training step's time goes: times every op of the step alone (repeated in one pass, one
+ * wait) and prints the total per kernel, sorted.
+ *
+ *     deno run -A scripts/profile.ts [--layers 4 --width 256 --context 128 --batch 8 --vocab 512]
+ *
+ * @module
+ */
+import { getGpu } from "../gpu/device.ts";
+import { encodeOps, type Op } from "../gpu/kernel.ts";
+import { Gpt } from "../model/gpt.ts";
+import { Trainer } from "../model/trainer.ts";
+import { parseFlags, runMain } from "../stages/_cli.ts";
+
+const FLAGS = {
+  vocab: { default: 512, help: "Vocabulary size", min: 2, int: true },
+  layers: { default: 4, help: "Transformer blocks", min: 1, int: true },
+  heads: { default: 4, help: "Attention heads", min: 1, int: true },
+  width: { default: 256, help: "Channels", min: 1, int: true },
+  context: { default: 128, help: "Sequence length", min: 2, int: true },
+  batch: { default: 8, help: "Sequences per step", min: 1, int: true },
+  repeat: { default: 3, help: "Times each op runs", min: 1, int: true },
+};
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const f = parseFlags(Deno.args, FLAGS, "Usage: deno run -A scripts/profile.ts [options]");
+    const gpu = await getGpu();
+    const gpt = Gpt.create(gpu, {
+      vocabSize: f.vocab,
+      context: f.context,
+      layers: f.layers,
+      heads: f.heads,
+      width: f.width,
+    });
+    const trainer = new Trainer(gpt, { B: f.batch, T: f.context });
+    await trainer.ready();
+    const g = trainer.graph;
+    const time = async (ops: Op[]) => {
+      const enc = gpu.device.createCommandEncoder();
+      const pass = enc.beginComputePass();
+      for (let i = 0; i < f.repeat; i++) encodeOps(pass, ops);
+      pass.end();
+      const t0 = performance.now();
+      gpu.device.queue.submit([enc.finish()]);
+      await gpu.device.queue.onSubmittedWorkDone();
+      return (performance.now() - t0) / f.repeat;
+    };
+    await time([]);
+    const empty = await time([]);
+    const totals = new Map<string, { ms: number; count: number }>();
+    for (
+      const [phase, ops] of [["fwd", g.forward], ["loss", g.trainLoss], [
+        "bwd",
+        g.backward,
+      ]] as const
+    ) {
+      for (const op of ops) {
+        await time([op]); // warm
+        const ms = Math.max(0, (await time([op])) - empty / f.repeat);
+        const key = `${phase} ${op.label}`;
+        const t = totals.get(key) ?? { ms: 0, count: 0 };
+        t.ms += ms;
+        t.count++;
+        totals.set(key, t);
+      }
+    }
+    const rows = [...totals].sort((a, b) => b[1].ms - a[1].ms);
+    const sum = rows.reduce((s, [, t]) => s + t.ms, 0);
+    for (const [k, t] of rows) {
+      console.log(
+        `${k.padEnd(40)} ${t.ms.toFixed(1).padStart(8)} ms  x${t.count}  ${
+          (100 * t.ms / sum).toFixed(1)
+        }%`,
+      );
+    }
+    console.log(`${"total".padEnd(40)} ${sum.toFixed(1).padStart(8)} ms`);
+  });
+}

@@ -1,0 +1,146 @@
+/**
+ * Command-line flags for stages and scripts: one typed schema of defaults that every flag overrides,
+ * help text, range checks, and one-line errors with exit code 2. The parser behind it is
+ * `node:util`'s `parseArgs`; switching to `@std/cli` is a change to this file alone.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** One flag: its default decides its type. */
+export interface FlagSpec<T extends number | string | boolean> {
+  default: T;
+  help: string;
+  /** Numbers: smallest allowed value. */
+  min?: number;
+  /** Numbers: largest allowed value. */
+  max?: number;
+  /** Numbers: must be an integer. */
+  int?: boolean;
+  /** Numbers: must be strictly greater than `min`. */
+  exclusiveMin?: boolean;
+  /** Strings: allowed values. */
+  choices?: readonly string[];
+}
+
+/** A schema: flag name (kebab-case) → spec. */
+export type Schema = Record<string, FlagSpec<number> | FlagSpec<string> | FlagSpec<boolean>>;
+
+/** Parsed values, typed from the schema. */
+export type Values<S extends Schema> = { [K in keyof S]: S[K]["default"] };
+
+/** A usage error: printed as one line, exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Builds the help text of a schema. */
+export function helpText(usage: string, schema: Schema): string {
+  const lines = [usage, "", "Options:"];
+  for (const [name, spec] of Object.entries(schema)) {
+    const def = typeof spec.default === "boolean"
+      ? ""
+      : ` (default: ${spec.default === "" ? '""' : spec.default})`;
+    lines.push(`  --${name.padEnd(18)} ${spec.help}${def}`);
+  }
+  lines.push(`  --${"help".padEnd(18)} Show this help`);
+  return lines.join("\n");
+}
+
+/**
+ * Parses `args` against `schema`. Unknown flags, malformed numbers, values out of range and
+ * positional arguments throw a UsageError naming the flag. `--help` prints help and exits 0.
+ */
+export function parseFlags<S extends Schema>(
+  args: string[],
+  schema: S,
+  usage: string,
+): Values<S> {
+  const options: Record<string, { type: "string" | "boolean" }> = { help: { type: "boolean" } };
+  for (const [name, spec] of Object.entries(schema)) {
+    options[name] = { type: typeof spec.default === "boolean" ? "boolean" : "string" };
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: false });
+  } catch (e) {
+    const msg = (e as Error).message.split("\n")[0].replace(
+      /^Unknown option '(.*)'.*/,
+      "unknown flag $1",
+    );
+    throw new UsageError(`${msg}: see --help for the flags`);
+  }
+  if (parsed.values.help) {
+    console.log(helpText(usage, schema));
+    Deno.exit(0);
+  }
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(schema)) {
+    const raw = parsed.values[name];
+    if (raw === undefined) {
+      out[name] = spec.default;
+      continue;
+    }
+    if (typeof spec.default === "boolean") {
+      out[name] = raw;
+    } else if (typeof spec.default === "number") {
+      const s = spec as FlagSpec<number>;
+      const v = Number(raw);
+      if (String(raw).trim() === "" || !Number.isFinite(v)) {
+        throw new UsageError(`--${name} must be a number, got "${raw}"`);
+      }
+      if (s.int && !Number.isInteger(v)) {
+        throw new UsageError(`--${name} must be an integer, got ${raw}`);
+      }
+      if (s.min !== undefined && (v < s.min || (s.exclusiveMin && v === s.min))) {
+        throw new UsageError(
+          `--${name} must be ${s.exclusiveMin ? ">" : ">="} ${s.min}, got ${raw}`,
+        );
+      }
+      if (s.max !== undefined && v > s.max) {
+        throw new UsageError(`--${name} must be <= ${s.max}, got ${raw}`);
+      }
+      out[name] = v;
+    } else {
+      const s = spec as FlagSpec<string>;
+      if (s.choices && !s.choices.includes(raw as string)) {
+        throw new UsageError(`--${name} must be one of ${s.choices.join(", ")}, got "${raw}"`);
+      }
+      out[name] = raw;
+    }
+  }
+  return out as Values<S>;
+}
+
+/** Error classes whose message is a complete one-line explanation (printed without a stack). */
+const EXPECTED = new Set([
+  "UsageError",
+  "ConfigError",
+  "CheckpointError",
+  "DataError",
+  "GpuError",
+  "SafetensorsError",
+  "RangeError",
+]);
+
+/**
+ * Runs a script's main function: expected errors print one line (`error: ...`) and exit 2;
+ * anything else prints its stack and exits 1.
+ */
+export async function runMain(main: () => Promise<void>): Promise<void> {
+  try {
+    await main();
+  } catch (e) {
+    const err = e as Error;
+    if (EXPECTED.has(err?.name) || /^(Shard|Tokenizer|Data|World)/.test(err?.name ?? "")) {
+      console.error(`error: ${err.message}`);
+      Deno.exit(2);
+    }
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
+      console.error(`error: ${err.message}`);
+      Deno.exit(2);
+    }
+    console.error(err?.stack ?? String(err));
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * The training loop shared by every stage that trains a language model (pretraining, SFT): the
+ * flags they share, the learning-rate schedule, the step pipeline (submit step k, then read step
+ * k−1's loss), progress with tokens/s and ETA, periodic evaluation and samples, metrics JSONL,
+ * checkpoints, and a clean stop on SIGINT/SIGTERM or a non-finite loss.
+ *
+ * @module
+ */
+import type { Schema, Values } from "./_cli.ts";
+import { PRESETS } from "../model/config.ts";
+import type { Batch, StepHyper, Trainer } from "../model/trainer.ts";
+
+/** Flags of the model shape (used when a stage creates a new model). */
+export const MODEL_FLAGS = {
+  tokenizer: {
+    default: "gpt2-compact",
+    help: "Tokenizer: gpt2 | gpt2-compact (GPT-2 ids the corpus uses, densely remapped) | bytes",
+    choices: ["gpt2", "gpt2-compact", "bytes"],
+  },
+  layers: { default: PRESETS.tiny.layers, help: "Transformer blocks", min: 1, max: 96, int: true },
+  heads: {
+    default: PRESETS.tiny.heads,
+    help: "Attention heads (must divide --width)",
+    min: 1,
+    int: true,
+  },
+  width: { default: PRESETS.tiny.width, help: "Channels (n_embd)", min: 1, max: 16384, int: true },
+  context: {
+    default: PRESETS.tiny.context,
+    help: "Context length of the model (tokens)",
+    min: 2,
+    max: 16384,
+    int: true,
+  },
+} satisfies Schema;
+
+/** Flags of optimisation and bookkeeping, the same names in every stage. */
+export function trainingFlags(defaults: {
+  out: string;
+  steps: number;
+  lr: number;
+  warmup: number;
+  batch: number;
+  evalEvery: number;
+}) {
+  return {
+    out: { default: defaults.out, help: "Checkpoint directory to write" },
+    steps: { default: defaults.steps, help: "Optimizer steps", min: 1, int: true },
+    seed: {
+      default: 1337,
+      help: "Random seed (initialisation, batches, sampling)",
+      min: 0,
+      int: true,
+    },
+    batch: { default: defaults.batch, help: "Sequences per micro-batch", min: 1, int: true },
+    accum: {
+      default: 1,
+      help: "Micro-batches per step (gradient accumulation)",
+      min: 1,
+      int: true,
+    },
+    lr: { default: defaults.lr, help: "Peak learning rate", min: 0, exclusiveMin: true, max: 10 },
+    "min-lr": {
+      default: 0.1,
+      help: "Final learning rate as a fraction of --lr (cosine decay)",
+      min: 0,
+      max: 1,
+    },
+    warmup: { default: defaults.warmup, help: "Linear warm-up steps", min: 0, int: true },
+    "weight-decay": {
+      default: 0.1,
+      help: "AdamW weight decay (2-D tensors only)",
+      min: 0,
+      max: 10,
+    },
+    beta1: { default: 0.9, help: "AdamW beta1", min: 0, max: 0.999999 },
+    beta2: { default: 0.95, help: "AdamW beta2", min: 0, max: 0.999999 },
+    "grad-clip": { default: 1.0, help: "Clip the global gradient norm (0: off)", min: 0 },
+    "eval-every": {
+      default: defaults.evalEvery,
+      help: "Steps between evaluations (0: only at the end)",
+      min: 0,
+      int: true,
+    },
+    "eval-batches": { default: 4, help: "Batches per validation loss", min: 1, int: true },
+    "save-every": {
+      default: 0,
+      help: "Steps between checkpoints (0: only at the end)",
+      min: 0,
+      int: true,
+    },
+    resume: { default: false, help: "Continue from the checkpoint in --out" },
+    "sample-tokens": {
+      default: 48,
+      help: "Tokens of the sample printed at each evaluation (0: none)",
+      min: 0,
+      int: true,
+    },
+    quiet: { default: false, help: "Print only evaluations and the final report" },
+  } satisfies Schema;
+}
+
+/** The training-flag values. */
+export type TrainingValues = Values<ReturnType<typeof trainingFlags>>;
+
+/** Learning rate at `step` (1-based): linear warm-up, then cosine decay to `min-lr`·lr. */
+export function learningRate(step: number, f: TrainingValues): number {
+  const peak = f.lr, floor = f.lr * f["min-lr"];
+  if (f.warmup > 0 && step <= f.warmup) return (peak * step) / f.warmup;
+  const span = Math.max(1, f.steps - f.warmup);
+  const progress = Math.min(1, (step - f.warmup) / span);
+  return floor + 0.5 * (peak - floor) * (1 + Math.cos(Math.PI * progress));
+}
+
+/** AdamW settings of a step from the flags. */
+export function stepHyper(step: number, f: TrainingValues): StepHyper {
+  return {
+    lr: learningRate(step, f),
+    beta1: f.beta1,
+    beta2: f.beta2,
+    eps: 1e-8,
+    weightDecay: f["weight-decay"],
+    gradClip: f["grad-clip"],
+  };
+}
+
+/** Formats seconds as 1h02m, 3m05s or 12s. */
+export function fmtDuration(s: number): string {
+  if (!Number.isFinite(s) || s < 0) return "?";
+  s = Math.round(s);
+  if (s >= 3600) {
+    return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, "0")}m`;
+  }
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, "0")}s`;
+  return `${s}s`;
+}
+
+/** Appends JSON lines to a metrics file (one object per event). */
+export class MetricsLog {
+  readonly path: string;
+  constructor(path: string, fresh: boolean) {
+    this.path = path;
+    if (fresh) Deno.writeTextFileSync(path, "");
+  }
+  write(record: Record<string, unknown>): void {
+    Deno.writeTextFileSync(
+      this.path,
+      JSON.stringify({ time: Date.now() / 1000, ...record }) + "\n",
+      {
+        append: true,
+      },
+    );
+  }
+}
+
+/** Raised when the loss or the gradient norm stops being finite. */
+export class NonFiniteError extends Error {
+  override name = "DataError";
+}
+
+/** What the loop needs from its stage. */
+export interface LoopContext {
+  trainer: Trainer;
+  flags: TrainingValues;
+  /** The stage's name in logs ("pretrain", "sft"). */
+  stage: string;
+  /** Next micro-batch of training data. */
+  nextBatch: () => Batch;
+  /** Validation loss (runs on the GPU; one wait per batch). */
+  validate: () => Promise<number>;
+  /** A short sample for the log (optional). */
+  sample?: () => Promise<string>;
+  /** Extra evaluation (e.g. instruction metrics) merged into the eval record. */
+  evaluate?: () => Promise<Record<string, number>>;
+  /** Writes a checkpoint of the current state. */
+  save: () => Promise<void>;
+  log: MetricsLog;
+  /** Tokens per step that count for throughput (B·T·accum). */
+  tokensPerStep: number;
+}
+
+/** Final numbers of a run. */
+export interface LoopResult {
+  trainLoss: number;
+  valLoss: number;
+  seconds: number;
+  tokensPerSecond: number;
+  interrupted: boolean;
+  extra: Record<string, number>;
+}
+
+/**
+ * Runs steps from `trainer.step + 1` to `flags.steps`. On SIGINT/SIGTERM it finishes the step in
+ * flight, saves, and returns with `interrupted: true` (the caller exits 130).
+ */
+export async function trainLoop(ctx: LoopContext): Promise<LoopResult> {
+  const { trainer, flags: f, log } = ctx;
+  let stopRequested = false;
+  const onSignal = () => {
+    if (stopRequested) Deno.exit(130);
+    stopRequested = true;
+    console.error("\nstopping after this step (signal received; again to quit at once)");
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  const tty = Deno.stdout.isTerminal();
+  const start = performance.now();
+  const first = trainer.step + 1;
+  let lastTime = start, lastStep = trainer.step, tokPerS = 0;
+  let trainLoss = NaN, valLoss = NaN;
+  let extra: Record<string, number> = {};
+  type Pending = { step: number; lr: number; stats: Promise<{ loss: number; gradNorm: number }> };
+  let pending: Pending | undefined;
+
+  const finish = async (p: Pending) => {
+    const s = await p.stats;
+    if (!Number.isFinite(s.loss) || !Number.isFinite(s.gradNorm)) {
+      throw new NonFiniteError(
+        `Step ${p.step}: the loss (${s.loss}) or gradient norm (${s.gradNorm}) is not finite; ` +
+          `the last checkpoint in ${f.out} is kept: lower --lr or raise --warmup`,
+      );
+    }
+    trainLoss = s.loss;
+    const now = performance.now();
+    if (now - lastTime > 250 || p.step === f.steps) {
+      tokPerS = ((p.step - lastStep) * ctx.tokensPerStep) / ((now - lastTime) / 1000);
+      lastTime = now;
+      lastStep = p.step;
+    }
+    const eta = tokPerS > 0 ? ((f.steps - p.step) * ctx.tokensPerStep) / tokPerS : NaN;
+    log.write({
+      stage: ctx.stage,
+      step: p.step,
+      loss: s.loss,
+      lr: p.lr,
+      grad_norm: s.gradNorm,
+      tokens_per_s: tokPerS,
+    });
+    if (!f.quiet) {
+      const line = `step ${String(p.step).padStart(String(f.steps).length)}/${f.steps} | loss ${
+        s.loss.toFixed(4)
+      } | lr ${p.lr.toExponential(2)} | norm ${s.gradNorm.toFixed(2)} | ${
+        Math.round(tokPerS).toLocaleString("en-US")
+      } tok/s | ETA ${fmtDuration(eta)}`;
+      if (tty) await Deno.stdout.write(new TextEncoder().encode(`\r${line}\x1b[K`));
+      else if (p.step === first || p.step % 10 === 0 || p.step === f.steps) console.log(line);
+    }
+  };
+
+  const evaluate = async (step: number) => {
+    if (pending) {
+      await finish(pending);
+      pending = undefined;
+    }
+    valLoss = await ctx.validate();
+    extra = ctx.evaluate ? await ctx.evaluate() : {};
+    if (tty && !f.quiet) console.log();
+    const parts = Object.entries(extra).map(([k, v]) => `${k} ${v.toFixed(3)}`);
+    console.log(
+      `eval step ${step}: train loss ${trainLoss.toFixed(4)} | val loss ${valLoss.toFixed(4)}${
+        parts.length ? " | " + parts.join(" | ") : ""
+      }`,
+    );
+    log.write({ stage: ctx.stage, step, val_loss: valLoss, train_loss: trainLoss, ...extra });
+    if (ctx.sample && f["sample-tokens"] > 0) {
+      console.log(`sample: ${JSON.stringify(await ctx.sample())}`);
+    }
+  };
+
+  try {
+    for (let step = first; step <= f.steps; step++) {
+      const batches: Batch[] = [];
+      for (let k = 0; k < trainer.accum; k++) batches.push(ctx.nextBatch());
+      const hyper = stepHyper(step, f);
+      const next: Pending = { step, lr: hyper.lr, stats: trainer.submit(batches, hyper) };
+      if (pending) await finish(pending);
+      pending = next;
+      const last = step === f.steps;
+      if (stopRequested) {
+        await finish(pending);
+        pending = undefined;
+        if (tty) console.log();
+        await ctx.save();
+        console.log(`interrupted: checkpoint at step ${step} written to ${f.out}`);
+        return {
+          trainLoss,
+          valLoss,
+          seconds: (performance.now() - start) / 1000,
+          tokensPerSecond: tokPerS,
+          interrupted: true,
+          extra,
+        };
+      }
+      if ((f["eval-every"] > 0 && step % f["eval-every"] === 0) || last) await evaluate(step);
+      if ((f["save-every"] > 0 && step % f["save-every"] === 0) || last) {
+        if (pending) {
+          await finish(pending);
+          pending = undefined;
+        }
+        await ctx.save();
+      }
+    }
+    if (pending) await finish(pending);
+  } finally {
+    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const steps = f.steps - first + 1;
+  return {
+    trainLoss,
+    valLoss,
+    seconds,
+    tokensPerSecond: (steps * ctx.tokensPerStep) / Math.max(seconds, 1e-9),
+    interrupted: false,
+    extra,
+  };
+}

@@ -1,0 +1,285 @@
+/**
+ * Stage 1: causal language-model pretraining.
+ *
+ *     deno task pretrain                          # the embedded corpus → checkpoints/pretrain
+ *     deno task pretrain --data my_texts/ --steps 2000 --layers 4 --width 256
+ *     deno task pretrain --resume                 # continue the run in --out
+ *
+ * The input shifted by one token is the label; the loss is the cross-entropy over the vocabulary at
+ * every position.
+ *
+ * @module
+ */
+import { getGpu } from "../gpu/device.ts";
+import { Rng } from "../data/rng.ts";
+import {
+  buildTokenizer,
+  createTokenizer,
+  type Tokenizer,
+  type TokenizerKind,
+  type TokenizerSpec,
+} from "../data/tokenizer.ts";
+import { corpusTexts, prepareCorpus, tokenizeTexts } from "../data/corpus.ts";
+import { TokenBatches } from "../data/batches.ts";
+import { generateWorld } from "../data/world/mod.ts";
+import { type GptConfig, parameterCount, validateConfig } from "../model/config.ts";
+import { assertSameShape, loadModel, saveCheckpoint } from "../model/checkpoint.ts";
+import { Gpt, readTable } from "../model/gpt.ts";
+import { Trainer } from "../model/trainer.ts";
+import { Evaluator, Sampler } from "../model/generate.ts";
+import { parseFlags, runMain, UsageError } from "./_cli.ts";
+import { fmtDuration, MetricsLog, MODEL_FLAGS, trainingFlags, trainLoop } from "./_loop.ts";
+
+const USAGE = "Usage: deno task pretrain [--data PATH]... [options]";
+
+/** Flags of the stage, with their defaults (every one overridable). */
+export const PRETRAIN_FLAGS = {
+  data: {
+    default: "",
+    help: "Text file or folder (comma-separated for several); empty: the embedded corpus",
+  },
+  ...MODEL_FLAGS,
+  ...trainingFlags({
+    out: "checkpoints/pretrain",
+    steps: 600,
+    lr: 3e-3,
+    warmup: 30,
+    batch: 8,
+    evalEvery: 200,
+  }),
+  "val-fraction": {
+    default: 0.1,
+    help: "Fraction of the corpus held out for validation",
+    min: 0,
+    max: 0.5,
+    exclusiveMin: true,
+  },
+  prompt: { default: "How to be productive", help: "Prompt of the samples printed at evaluations" },
+};
+
+/** The token streams of a run. */
+interface CorpusData {
+  tokenizer: Tokenizer;
+  train: TokenBatches;
+  val: TokenBatches;
+  /** Entropy (nats/token) of the train split's unigram distribution. */
+  unigramEntropy: number;
+  description: string;
+}
+
+function unigramEntropy(tokens: Uint32Array, vocab: number): number {
+  const counts = new Float64Array(vocab);
+  for (const t of tokens) counts[t]++;
+  let h = 0;
+  for (const c of counts) if (c > 0) h -= (c / tokens.length) * Math.log(c / tokens.length);
+  return h;
+}
+
+async function loadCorpus(
+  f: { data: string; tokenizer: string; seed: number; out: string; "val-fraction": number },
+  saved: TokenizerSpec | undefined,
+): Promise<CorpusData> {
+  const valFraction = f["val-fraction"];
+  const opts = (name: string, seed: number) => ({ seed, name });
+  if (f.data === "") {
+    // The embedded corpus: generic advice prose from the project's instruction world.
+    const prose = generateWorld({ seed: 1 }).prose.join("\n\n");
+    const tokenizer = saved
+      ? createTokenizer(saved)
+      : buildTokenizer(f.tokenizer as TokenizerKind, [prose]);
+    const { train, val } = tokenizeTexts([prose], tokenizer, { valFraction });
+    return {
+      tokenizer,
+      train: new TokenBatches(train, opts("The embedded corpus' train split", f.seed)),
+      val: new TokenBatches(val, opts("The embedded corpus' val split", f.seed + 1)),
+      unigramEntropy: unigramEntropy(train, tokenizer.vocabSize),
+      description: `embedded corpus (${(prose.length / 1024).toFixed(0)} KiB of prose)`,
+    };
+  }
+  const inputs = f.data.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  for (const p of inputs) {
+    try {
+      await Deno.stat(p);
+    } catch {
+      throw new UsageError(
+        `--data ${p} does not exist: pass a text file or a folder of .txt/.md files`,
+      );
+    }
+  }
+  const tokenizer = saved
+    ? createTokenizer(saved)
+    : f.tokenizer === "gpt2-compact"
+    ? buildTokenizer("gpt2-compact", corpusTexts(inputs, { valFraction }))
+    : buildTokenizer(f.tokenizer as TokenizerKind);
+  const shardDir = `${f.out.replace(/\/+$/, "")}.shards`;
+  const prepared = prepareCorpus(inputs, tokenizer, shardDir, { valFraction });
+  if (prepared.val.length === 0) {
+    throw new UsageError(`--data ${f.data} is too small to hold out a validation split: add text`);
+  }
+  const train = new TokenBatches(prepared.train, {
+    ...opts("Train split", f.seed),
+    vocabSize: tokenizer.vocabSize,
+  });
+  const val = new TokenBatches(prepared.val, {
+    ...opts("Val split", f.seed + 1),
+    vocabSize: tokenizer.vocabSize,
+  });
+  const sample = train.nextBatch(1, Math.min(train.tokens - 1, 1 << 20)).inputs;
+  train.state = { rng: new Rng(f.seed).state, tokens: train.tokens };
+  return {
+    tokenizer,
+    train,
+    val,
+    unigramEntropy: unigramEntropy(sample, tokenizer.vocabSize),
+    description: `${inputs.join(", ")} (${
+      prepared.tokens.toLocaleString("en-US")
+    } tokens in ${shardDir})`,
+  };
+}
+
+/** Runs pretraining with the given command-line arguments. */
+export async function pretrain(args: string[]): Promise<void> {
+  const f = parseFlags(args, PRETRAIN_FLAGS, USAGE);
+  const gpu = await getGpu();
+  let resumed: Awaited<ReturnType<typeof loadModel>> | undefined;
+  if (f.resume) {
+    resumed = await loadModel(gpu, f.out, { optimizer: true });
+    if (resumed.checkpoint.state.stage !== "pretrain") {
+      throw new UsageError(
+        `--resume: ${f.out} holds a ${resumed.checkpoint.state.stage} checkpoint, not pretraining`,
+      );
+    }
+  }
+  const data = await loadCorpus(f, resumed?.tokenizer.spec);
+  const config: GptConfig = validateConfig({
+    vocabSize: data.tokenizer.vocabSize,
+    context: f.context,
+    layers: f.layers,
+    heads: f.heads,
+    width: f.width,
+  });
+  if (resumed) assertSameShape(config, resumed.checkpoint.config, `--resume from ${f.out}`);
+  const B = f.batch, T = f.context;
+  for (const [name, split] of [["train", data.train], ["val", data.val]] as const) {
+    if (split.tokens < T + 1) {
+      throw new UsageError(
+        `The ${name} split has ${split.tokens} tokens; --context ${T} needs at least ${
+          T + 1
+        }: lower --context or add data`,
+      );
+    }
+  }
+  const gpt = resumed?.gpt ?? Gpt.create(gpu, config, { seed: f.seed });
+  const state = resumed?.checkpoint.state as Record<string, unknown> | undefined;
+  const trainer = new Trainer(gpt, { B, T, accum: f.accum, step: (state?.step as number) ?? 0 });
+  if (resumed) {
+    const opt = resumed.checkpoint.optimizer!;
+    trainer.m.tensors.forEach((t) =>
+      gpu.device.queue.writeBuffer(t.buffer, t.offset, opt.m.get(t.name)!)
+    );
+    trainer.v.tensors.forEach((t) =>
+      gpu.device.queue.writeBuffer(t.buffer, t.offset, opt.v.get(t.name)!)
+    );
+    data.train.state = state!.data as { rng: number; tokens: number };
+  }
+  await trainer.ready();
+  const evaluator = new Evaluator(gpt, { B, T });
+  const sampler = f["sample-tokens"] > 0 ? new Sampler(gpt) : undefined;
+  const sampleRng = new Rng(f.seed + 2);
+  await Deno.mkdir(f.out.replace(/\/[^/]*\/?$/, "") || ".", { recursive: true });
+  const log = new MetricsLog(`${f.out.replace(/\/+$/, "")}.metrics.jsonl`, !resumed);
+  console.log(
+    `pretrain: ${data.description}; tokenizer ${data.tokenizer.spec.kind} (${config.vocabSize} ids); ` +
+      `model ${config.layers}x${config.width}, ${config.heads} heads, context ${config.context}, ` +
+      `${(parameterCount(config) / 1e6).toFixed(2)}M parameters; ${gpu.name}`,
+  );
+  console.log(
+    `pretrain: ${f.steps} steps of ${B}x${T}${
+      f.accum > 1 ? `x${f.accum}` : ""
+    } tokens, lr ${f.lr}` +
+      (resumed ? `, resuming at step ${trainer.step}` : ""),
+  );
+  log.write({
+    stage: "pretrain",
+    event: "start",
+    config,
+    flags: f,
+    unigram_entropy: data.unigramEntropy,
+  });
+
+  const validate = async () => {
+    const rng = data.val.state;
+    let sum = 0;
+    for (let i = 0; i < f["eval-batches"]; i++) {
+      const b = data.val.nextBatch(B, T);
+      sum += await evaluator.loss(b.inputs, b.targets);
+    }
+    data.val.state = rng; // the same validation batches every time
+    return sum / f["eval-batches"];
+  };
+  const sample = sampler
+    ? async () => {
+      const ids = await sampler.generate(data.tokenizer.encode(f.prompt), {
+        maxTokens: f["sample-tokens"],
+        temperature: 0.8,
+        topK: 40,
+        rng: sampleRng,
+        stopToken: data.tokenizer.eot,
+      });
+      return f.prompt + data.tokenizer.decode(ids);
+    }
+    : undefined;
+  const save = async () => {
+    const [params, m, v] = await Promise.all([
+      readTable(gpu, gpt.params),
+      readTable(gpu, trainer.m),
+      readTable(gpu, trainer.v),
+    ]);
+    await saveCheckpoint(f.out, {
+      config,
+      tokenizer: data.tokenizer.spec as unknown as Record<string, unknown>,
+      params,
+      optimizer: { m, v },
+      state: {
+        stage: "pretrain",
+        step: trainer.step,
+        data: data.train.state,
+        flags: f,
+        data_source: data.description,
+      },
+    });
+  };
+  const result = await trainLoop({
+    trainer,
+    flags: f,
+    stage: "pretrain",
+    nextBatch: () => data.train.nextBatch(B, T),
+    validate,
+    sample,
+    save,
+    log,
+    tokensPerStep: B * T * f.accum,
+  });
+  if (result.interrupted) Deno.exit(130);
+  const summary = {
+    stage: "pretrain",
+    event: "end",
+    train_loss: result.trainLoss,
+    val_loss: result.valLoss,
+    unigram_entropy: data.unigramEntropy,
+    seconds: result.seconds,
+    tokens_per_s: result.tokensPerSecond,
+  };
+  log.write(summary);
+  console.log(
+    `pretrain: done in ${fmtDuration(result.seconds)} (${
+      Math.round(result.tokensPerSecond)
+    } tok/s): ` +
+      `val loss ${result.valLoss.toFixed(3)} vs unigram entropy ${
+        data.unigramEntropy.toFixed(3)
+      } nats; ` +
+      `checkpoint in ${f.out}`,
+  );
+}
+
+if (import.meta.main) await runMain(() => pretrain(Deno.args));

@@ -1,0 +1,113 @@
+/**
+ * The model against PyTorch (llm.c's test_gpt2): the same weights and batch give the same logits,
+ * loss and every parameter gradient, and 10 AdamW steps give the same losses. The fixture comes
+ * from tests/reference/gpt_reference.py.
+ */
+import { assert } from "./_assert.ts";
+import { getGpu } from "../gpu/device.ts";
+import { readTensor, relativeL2 } from "../gpu/testing.ts";
+import { decodeSafetensors } from "../model/safetensors.ts";
+import { fromHf } from "../model/checkpoint.ts";
+import type { GptConfig } from "../model/config.ts";
+import { Gpt, readTable } from "../model/gpt.ts";
+import { Trainer } from "../model/trainer.ts";
+import { Evaluator } from "../model/generate.ts";
+
+const fixture = decodeSafetensors(
+  await Deno.readFile(new URL("./fixtures/gpt_tiny.safetensors", import.meta.url)),
+  "gpt_tiny.safetensors",
+);
+const meta = fixture.metadata;
+const config: GptConfig = {
+  vocabSize: Number(meta.vocab_size),
+  context: Number(meta.n_positions),
+  layers: Number(meta.n_layer),
+  heads: Number(meta.n_head),
+  width: Number(meta.n_embd),
+};
+const B = Number(meta.B), T = Number(meta.T);
+const tensor = (name: string) => {
+  const t = fixture.tensors.get(name);
+  if (!t) throw new Error(`fixture has no ${name}`);
+  return t.data;
+};
+const params = fromHf(config, fixture.tensors, "fixture");
+const inputs = Uint32Array.from(tensor("inputs"));
+const targets = Uint32Array.from(tensor("targets"));
+const hyper = {
+  lr: Number(meta.lr),
+  beta1: JSON.parse(meta.betas)[0],
+  beta2: JSON.parse(meta.betas)[1],
+  eps: Number(meta.eps),
+  weightDecay: Number(meta.weight_decay),
+  gradClip: Number(meta.grad_clip),
+};
+
+function relErr(a: number, b: number): number {
+  return Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+}
+
+Deno.test("logits and loss match PyTorch", async () => {
+  const gpu = await getGpu();
+  const gpt = Gpt.create(gpu, config, { values: params });
+  const ev = new Evaluator(gpt, { B, T });
+  const loss = await ev.loss(inputs, targets);
+  const logits = await readTensor(gpu, ev.graph.acts.get("logits"));
+  const err = relativeL2(logits, tensor("logits"));
+  assert(err <= 1e-4, `logits relative error ${err}`);
+  const lossErr = relErr(loss, tensor("loss")[0]);
+  assert(lossErr <= 1e-4, `loss ${loss} vs ${tensor("loss")[0]} (relative error ${lossErr})`);
+  ev.destroy();
+  gpt.destroy();
+});
+
+async function checkGradients(weights: Float32Array | undefined, prefix: string, lossName: string) {
+  const gpu = await getGpu();
+  const gpt = Gpt.create(gpu, config, { values: params });
+  const trainer = new Trainer(gpt, { B, T });
+  await trainer.ready();
+  const stats = await trainer.submit([{ inputs, targets, weights }], { ...hyper, lr: 0 });
+  const lossErr = relErr(stats.loss, tensor(lossName)[0]);
+  assert(lossErr <= 1e-4, `${lossName} ${stats.loss} vs ${tensor(lossName)[0]}`);
+  const grads = await readTable(gpu, gpt.grads);
+  const expected = fromHf(config, fixture.tensors, "fixture", prefix);
+  const bad: string[] = [];
+  for (const [name, want] of expected) {
+    const err = relativeL2(grads.get(name)!, want);
+    if (!(err <= 1e-3)) bad.push(`${name}: relative L2 error ${err.toExponential(2)}`);
+  }
+  assert(bad.length === 0, `gradients differ from PyTorch:\n${bad.join("\n")}`);
+  trainer.destroy();
+  gpt.destroy();
+}
+
+Deno.test("every parameter gradient matches PyTorch", async () => {
+  await checkGradients(undefined, "grad.", "loss");
+});
+
+Deno.test("gradients of a weighted (masked) loss match PyTorch", async () => {
+  await checkGradients(Float32Array.from(tensor("weights")), "wgrad.", "wloss");
+});
+
+Deno.test("losses of 10 AdamW steps match PyTorch", async () => {
+  const gpu = await getGpu();
+  const gpt = Gpt.create(gpu, config, { values: params });
+  const trainer = new Trainer(gpt, { B, T });
+  await trainer.ready();
+  const want = tensor("losses");
+  const got: number[] = [];
+  for (let i = 0; i < want.length; i++) {
+    got.push((await trainer.submit([{ inputs, targets }], hyper)).loss);
+  }
+  for (let i = 0; i < want.length; i++) {
+    assert(
+      Math.abs(got[i] - want[i]) <= 1e-3,
+      `step ${i}: loss ${got[i]} vs PyTorch ${want[i]}\nours:  ${got.join(", ")}\ntorch: ${
+        [...want].join(", ")
+      }`,
+    );
+  }
+  assert(got[want.length - 1] < got[0], "the loss must fall");
+  trainer.destroy();
+  gpt.destroy();
+});
