@@ -14,6 +14,7 @@
  * @module
  */
 
+import { DataError } from "./errors.ts";
 import { Rng } from "./rng.ts";
 import { ShardReader } from "./shards.ts";
 
@@ -85,7 +86,7 @@ export class TokenBatches {
         const reader = ShardReader.open(path);
         this.#readers.push(reader);
         if (options.vocabSize !== undefined && reader.vocabSize !== options.vocabSize) {
-          throw new Error(
+          throw new DataError(
             `Token shard ${path} holds ids of a ${reader.vocabSize}-token vocabulary but the model has ${options.vocabSize}: prepare the corpus again with the model's tokenizer`,
           );
         }
@@ -125,14 +126,14 @@ export class TokenBatches {
   set state(state: BatchState) {
     const rng = state?.rng;
     if (!Number.isInteger(rng) || rng < 0 || rng > 0xffffffff) {
-      throw new Error(
+      throw new DataError(
         `Batch state ${
           JSON.stringify(state)
         } is malformed: it needs rng as a u32; use a state saved by TokenBatches`,
       );
     }
     if (state.tokens !== this.tokens) {
-      throw new Error(
+      throw new DataError(
         `${this.name} has ${this.tokens} tokens but the batch state was saved for ${state.tokens}: resume with the same data, or drop the saved batch state to start fresh`,
       );
     }
@@ -187,7 +188,7 @@ export class TokenBatches {
       throw new RangeError(`Batch shape must be positive integers, got B=${B}, T=${T}`);
     }
     if (this.tokens < T + 1) {
-      throw new Error(
+      throw new DataError(
         `${this.name} has ${this.tokens} tokens; need at least T+1 = ${
           T + 1
         }: lower --context or add data`,
@@ -210,7 +211,7 @@ export class TokenBatches {
       return;
     }
     if (this.#readers.length === 0 && this.#starts.length > 1) {
-      throw new Error(`${this.name} was closed`);
+      throw new DataError(`${this.name} was closed`);
     }
     // The last shard whose first token is <= start.
     let lo = 0, hi = this.#starts.length - 2;

@@ -25,6 +25,7 @@
  * @module
  */
 
+import { DataError } from "./errors.ts";
 import { writeShard } from "./shards.ts";
 import type { Tokenizer, TokenizerSpec } from "./tokenizer.ts";
 
@@ -90,7 +91,7 @@ export function listCorpusFiles(inputs: readonly string[]): string[] {
     try {
       entries = [...Deno.readDirSync(dir)];
     } catch (e) {
-      throw new Error(
+      throw new DataError(
         `Cannot read corpus folder ${dir}: ${(e as Error).message}; check its permissions`,
       );
     }
@@ -118,11 +119,11 @@ export function listCorpusFiles(inputs: readonly string[]): string[] {
       info = Deno.statSync(input);
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
-        throw new Error(
+        throw new DataError(
           `Corpus input ${input} does not exist: check the path or pass an existing file or folder`,
         );
       }
-      throw new Error(`Cannot read corpus input ${input}: ${(e as Error).message}`);
+      throw new DataError(`Cannot read corpus input ${input}: ${(e as Error).message}`);
     }
     if (info.isDirectory) walk(input.replace(/(.)[\\/]+$/, "$1"));
     else files.add(input);
@@ -329,7 +330,7 @@ function* readPieces(file: Deno.FsFile, path: string, from: number, to: number):
     try {
       n = file.readSync(buf.subarray(0, Math.min(READ_CHUNK, to - at)));
     } catch (e) {
-      throw new Error(`Cannot read corpus file ${path}: ${(e as Error).message}`);
+      throw new DataError(`Cannot read corpus file ${path}: ${(e as Error).message}`);
     }
     if (n === null || n === 0) break; // the file shrank while reading: take what is there
     at += n;
@@ -344,14 +345,14 @@ function openCorpusFile(path: string): Deno.FsFile {
     return Deno.openSync(path, { read: true });
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) {
-      throw new Error(`Corpus file ${path} disappeared: check the inputs and run again`);
+      throw new DataError(`Corpus file ${path} disappeared: check the inputs and run again`);
     }
     if (e instanceof Deno.errors.PermissionDenied) {
-      throw new Error(
+      throw new DataError(
         `Cannot read corpus file ${path}: permission denied; fix its permissions or leave it out`,
       );
     }
-    throw new Error(`Cannot read corpus file ${path}: ${(e as Error).message}`);
+    throw new DataError(`Cannot read corpus file ${path}: ${(e as Error).message}`);
   }
 }
 
@@ -370,7 +371,7 @@ function measureFiles(paths: readonly string[]): { files: CorpusFile[]; total: n
     try {
       size = Deno.statSync(path).size;
     } catch (e) {
-      throw new Error(`Cannot read corpus file ${path}: ${(e as Error).message}`);
+      throw new DataError(`Cannot read corpus file ${path}: ${(e as Error).message}`);
     }
     const file = { path, size, offset: total };
     total += size;
@@ -387,7 +388,7 @@ function* fileParts(file: CorpusFile, plan: SplitPlan): Generator<Part> {
       try {
         return findNewlineInFile(handle, from);
       } catch (e) {
-        throw new Error(`Cannot read corpus file ${file.path}: ${(e as Error).message}`);
+        throw new DataError(`Cannot read corpus file ${file.path}: ${(e as Error).message}`);
       }
     });
     for (const { split, from, to } of runs) {
@@ -509,7 +510,7 @@ export function prepareCorpus(
   const plan = new SplitPlan(total, valFraction, splitBlock);
   const where = inputs.join(", ");
   if (files.length === 0) {
-    throw new Error(
+    throw new DataError(
       `Corpus is empty: no .txt or .md files under ${where}; add text files or check the paths`,
     );
   }
@@ -533,7 +534,7 @@ export function prepareCorpus(
     options.onFile?.(file.path, writers.train.tokens + writers.val.tokens - before);
   }
   if (textTokens === 0) {
-    throw new Error(
+    throw new DataError(
       `Corpus is empty: the ${files.length} file(s) under ${where} hold no text; add text to them`,
     );
   }
@@ -583,12 +584,12 @@ export function readCorpusManifest(outDir: string): CorpusManifest {
   try {
     manifest = JSON.parse(Deno.readTextFileSync(path));
   } catch (e) {
-    throw new Error(
+    throw new DataError(
       `Cannot read corpus manifest ${path}: ${(e as Error).message}; prepare the corpus again`,
     );
   }
   if (manifest?.version !== 1 || !Array.isArray(manifest.train) || !Array.isArray(manifest.val)) {
-    throw new Error(`Corpus manifest ${path} is malformed: prepare the corpus again`);
+    throw new DataError(`Corpus manifest ${path} is malformed: prepare the corpus again`);
   }
   return {
     ...manifest,
@@ -631,7 +632,7 @@ export function tokenizeTexts(
     offset += bytes.length;
   }
   if (textTokens === 0) {
-    throw new Error(`Corpus is empty: the ${texts.length} text(s) hold no text; add text`);
+    throw new DataError(`Corpus is empty: the ${texts.length} text(s) hold no text; add text`);
   }
   return { train: Uint32Array.from(out.train), val: Uint32Array.from(out.val) };
 }

@@ -18,6 +18,8 @@
  * @module
  */
 
+import { DataError } from "./errors.ts";
+
 /** The 8-byte magic at the start of every shard. */
 export const SHARD_MAGIC = "IGPUTOKS";
 /** The format version this module writes and reads. */
@@ -134,14 +136,14 @@ export class ShardReader {
       file = Deno.openSync(path, { read: true });
     } catch (e) {
       if (e instanceof Deno.errors.NotFound) {
-        throw new Error(`Token shard ${path} does not exist: prepare the corpus again`);
+        throw new DataError(`Token shard ${path} does not exist: prepare the corpus again`);
       }
-      throw new Error(`Cannot open token shard ${path}: ${(e as Error).message}`);
+      throw new DataError(`Cannot open token shard ${path}: ${(e as Error).message}`);
     }
     try {
       const size = file.statSync().size;
       const bad = (problem: string): never => {
-        throw new Error(
+        throw new DataError(
           `Token shard ${path} is malformed: ${problem}; delete it and prepare the corpus again`,
         );
       };
@@ -200,7 +202,7 @@ export class ShardReader {
       );
     }
     const file = this.#file;
-    if (!file) throw new Error(`Token shard ${this.path} is closed`);
+    if (!file) throw new DataError(`Token shard ${this.path} is closed`);
     if (n === 0) return;
     const width = this.bytesPerToken;
     const bytes = new Uint8Array(n * width);
@@ -231,7 +233,7 @@ function readExactly(file: Deno.FsFile, into: Uint8Array, offset: number, path: 
   while (at < into.length) {
     const got = file.readSync(into.subarray(at));
     if (got === null || got === 0) {
-      throw new Error(
+      throw new DataError(
         `Token shard ${path} ended early at byte ${
           offset + at
         }: the file changed while reading; prepare the corpus again`,

@@ -27,6 +27,7 @@
  * @module
  */
 
+import { DataError } from "./errors.ts";
 import gpt2Ranks from "js-tiktoken/ranks/gpt2";
 
 /** The tokenizer families. */
@@ -126,11 +127,11 @@ function loadGpt2(): Gpt2Tables {
   const byteToken = new Int32Array(256);
   for (let v = 0; v < 256; v++) {
     const id = ranks.get(String.fromCharCode(v));
-    if (id === undefined) throw new Error(`GPT-2 ranks lack the single-byte token ${v}`);
+    if (id === undefined) throw new DataError(`GPT-2 ranks lack the single-byte token ${v}`);
     byteToken[v] = id;
   }
   for (let id = 0; id < GPT2_VOCAB_SIZE; id++) {
-    if (!bytes[id]) throw new Error(`GPT-2 ranks lack token ${id}`);
+    if (!bytes[id]) throw new DataError(`GPT-2 ranks lack token ${id}`);
   }
   gpt2Tables = { ranks, bytes, byteToken, pattern: new RegExp(gpt2Ranks.pat_str, "gu") };
   return gpt2Tables;
@@ -336,7 +337,7 @@ class Gpt2CompactTokenizer extends BaseTokenizer {
 // Construction and validation
 
 function fail(message: string): never {
-  throw new Error(message);
+  throw new DataError(message);
 }
 
 const REBUILD = "re-create tokenizer.json with the tokenizer that prepared the data";

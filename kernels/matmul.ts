@@ -18,10 +18,10 @@ import code from "./matmul.wgsl" with { type: "text" };
 export type MatmulVariant = "reg" | "tiled";
 
 /** Invocations per workgroup of `gemm_reg` and `bias_backward`. */
-const WG = 32;
+const WG = Number(Deno.env.get("MM_WG") ?? 32);
 /** Block of C computed by one invocation of `gemm_reg` (TM rows, TN columns): as in the WGSL. */
-const REG_TM = 16;
-const REG_TN = 4;
+const REG_TM = Number(Deno.env.get("MM_TM") ?? 16);
+const REG_TN = Number(Deno.env.get("MM_TN") ?? 4);
 /** Block of C computed by one workgroup of `gemm_tiled`: as in the WGSL. */
 const TILE = 64;
 

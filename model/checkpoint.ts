@@ -1,8 +1,11 @@
 /**
  * Checkpoints: a directory with
  * - `model.safetensors`: the weights with Hugging Face `GPT2LMHeadModel` names and layouts (Conv1D
- *   matrices as (in, out); the LM head is tied to `transformer.wte.weight` and not stored),
- * - `config.json`: Hugging Face GPT-2 keys, plus ours under `instructgpu`,
+ *   matrices as (in, out); the LM head is tied to `transformer.wte.weight` and not stored); a model
+ *   with the scalar head adds `score.weight` (1, C) as `GPT2ForSequenceClassification` does,
+ * - `config.json`: Hugging Face GPT-2 keys, plus ours under `instructgpu` (with `head`: "lm" or
+ *   "scalar"; a scalar-head model is `architectures: ["GPT2ForSequenceClassification"]`,
+ *   `num_labels: 1`),
  * - `tokenizer.json`: the tokenizer description (with the dense id map of a compact vocabulary),
  * - `optimizer.safetensors` (optional): AdamW moments `exp_avg.<name>`, `exp_avg_sq.<name>`,
  * - `state.json`: training state (step, data position, RNG, the run's settings).
@@ -131,6 +134,7 @@ export async function saveCheckpoint(dir: string, ckpt: Checkpoint): Promise<voi
       instructgpu: {
         version: 1,
         parameters: parameterCount(config),
+        head: config.head ?? "lm",
         stage: ckpt.state.stage ?? null,
       },
     };
@@ -241,7 +245,8 @@ export async function loadCheckpoint(dir: string, options: LoadOptions = {}): Pr
 
 /** Checks that two configs describe the same model; throws naming the first difference. */
 export function assertSameShape(a: GptConfig, b: GptConfig, what: string): void {
-  for (const k of ["vocabSize", "context", "layers", "heads", "width"] as const) {
+  for (const k of ["vocabSize", "context", "layers", "heads", "width", "head"] as const) {
+    if (k === "head" && (a.head ?? "lm") === (b.head ?? "lm")) continue;
     if (a[k] !== b[k]) {
       throw new CheckpointError(
         `${what}: ${k} is ${b[k]} in the checkpoint but ${a[k]} was asked for: ` +

@@ -14,7 +14,16 @@ export interface GptConfig {
   heads: number;
   /** Channels (n_embd). Must be divisible by `heads`. */
   width: number;
+  /**
+   * The output head: `"lm"` (default) gives next-token logits with the LM head tied to the token
+   * embedding; `"scalar"` gives one value per position from `score.weight` (1, C), Hugging Face's
+   * `GPT2ForSequenceClassification` head with one label (reward and value models).
+   */
+  head?: GptHead;
 }
+
+/** The output heads a model can have. */
+export type GptHead = "lm" | "scalar";
 
 /** Named model shapes. */
 export const PRESETS = {
@@ -44,6 +53,9 @@ export function validateConfig(c: GptConfig): GptConfig {
   positiveInt("Layers", c.layers, "--layers");
   positiveInt("Heads", c.heads, "--heads");
   positiveInt("Width", c.width, "--width");
+  if (c.head !== undefined && c.head !== "lm" && c.head !== "scalar") {
+    throw new ConfigError(`Head must be "lm" or "scalar", got ${JSON.stringify(c.head)}`);
+  }
   if (c.width % c.heads !== 0) {
     throw new ConfigError(
       `Heads (${c.heads}) must divide the width (${c.width}): change --heads or --width`,
@@ -52,18 +64,20 @@ export function validateConfig(c: GptConfig): GptConfig {
   return c;
 }
 
-/** Number of parameters (the tied LM head counted once). */
+/** Number of parameters (the tied LM head counted once; the scalar head's C included). */
 export function parameterCount(c: GptConfig): number {
   const { vocabSize: V, context: T, layers: L, width: C } = c;
   const perLayer = 2 * C + 3 * C * C + 3 * C + C * C + C + 2 * C + 4 * C * C + 4 * C + 4 * C * C +
     C;
-  return V * C + T * C + L * perLayer + 2 * C;
+  return V * C + T * C + L * perLayer + 2 * C + (c.head === "scalar" ? C : 0);
 }
 
 /** Hugging Face GPT-2 `config.json` keys for this config, plus ours under `instructgpu`. */
 export function toHfConfig(c: GptConfig): Record<string, unknown> {
+  const scalar = c.head === "scalar";
   return {
-    architectures: ["GPT2LMHeadModel"],
+    architectures: [scalar ? "GPT2ForSequenceClassification" : "GPT2LMHeadModel"],
+    ...(scalar ? { num_labels: 1 } : {}),
     model_type: "gpt2",
     vocab_size: c.vocabSize,
     n_positions: c.context,
@@ -94,11 +108,23 @@ export function fromHfConfig(json: Record<string, unknown>, source: string): Gpt
     }
     return v;
   };
+  const ours = json.instructgpu as Record<string, unknown> | undefined;
+  const archs = Array.isArray(json.architectures) ? json.architectures : [];
+  const head: GptHead = ours?.head === "scalar" || archs.includes("GPT2ForSequenceClassification")
+    ? "scalar"
+    : "lm";
+  if (head === "scalar" && json.num_labels !== undefined && json.num_labels !== 1) {
+    throw new ConfigError(
+      `${source}: num_labels is ${JSON.stringify(json.num_labels)}; only one label (a scalar ` +
+        `reward or value) is supported`,
+    );
+  }
   return validateConfig({
     vocabSize: get("vocab_size"),
     context: get("n_positions"),
     layers: get("n_layer"),
     heads: get("n_head"),
     width: get("n_embd"),
+    ...(head === "scalar" ? { head } : {}),
   });
 }

@@ -28,12 +28,31 @@ export class Evaluator {
 
   /** Weighted mean loss of one batch (weights default to 1). One wait on the GPU. */
   async loss(inputs: Uint32Array, targets: Uint32Array, weights?: Float32Array): Promise<number> {
+    this.#run(inputs, targets, weights, true);
+    return (await this.#read(this.graph.acts.get("loss"), 1))[0];
+  }
+
+  /**
+   * Per-position cross-entropy −log p(target) of one batch (B·T values, unweighted): the negative
+   * per-token log-probabilities that RLHF needs. One wait on the GPU.
+   */
+  async tokenLosses(inputs: Uint32Array, targets: Uint32Array): Promise<Float32Array> {
+    const n = this.graph.B * this.graph.T;
+    this.#run(inputs, targets, new Float32Array(n).fill(1), false);
+    return await this.#read(this.graph.acts.get("losses"), n);
+  }
+
+  #run(inputs: Uint32Array, targets: Uint32Array, weights: Float32Array | undefined, normalize: boolean): void {
     const g = this.graph;
     const gpu = g.gpt.gpu;
     const n = g.B * g.T;
+    if (inputs.length !== n || targets.length !== n) {
+      throw new RangeError(`Batch holds ${inputs.length} tokens; the evaluator takes ${n}`);
+    }
     const w = new Float32Array(n);
     let total = 0;
     for (let i = 0; i < n; i++) total += weights ? weights[i] : 1;
+    if (!normalize) total = 1;
     if (!(total > 0)) throw new RangeError("Every position of the batch has loss weight 0");
     for (let i = 0; i < n; i++) w[i] = (weights ? weights[i] : 1) / total;
     const q = gpu.device.queue;
@@ -46,11 +65,24 @@ export class Evaluator {
     encodeOps(pass, g.forward);
     encodeOps(pass, g.evalLoss);
     pass.end();
-    const loss = g.acts.get("loss");
-    enc.copyBufferToBuffer(loss.buffer, loss.offset, this.#staging, 0, 4);
     q.submit([enc.finish()]);
+  }
+
+  async #read(t: { buffer: GPUBuffer; offset: number }, n: number): Promise<Float32Array> {
+    const gpu = this.graph.gpt.gpu;
+    if (this.#staging.size < n * 4) {
+      this.#staging.destroy();
+      this.#staging = gpu.device.createBuffer({
+        label: "eval readback",
+        size: Math.ceil(n / 4) * 16,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+    }
+    const enc = gpu.device.createCommandEncoder({ label: "eval readback" });
+    enc.copyBufferToBuffer(t.buffer, t.offset, this.#staging, 0, n * 4);
+    gpu.device.queue.submit([enc.finish()]);
     await this.#staging.mapAsync(GPUMapMode.READ);
-    const v = new Float32Array(this.#staging.getMappedRange(0, 4))[0];
+    const v = new Float32Array(this.#staging.getMappedRange(0, n * 4).slice(0));
     this.#staging.unmap();
     throwUncapturedErrors();
     return v;

@@ -5,6 +5,11 @@
  * Internal tensor names are Hugging Face `GPT2LMHeadModel` names; matrices are stored as
  * (out, in) row-major (llm.c's layout), which is the transpose of Hugging Face's Conv1D.
  *
+ * A model with the scalar head (`config.head === "scalar"`, reward and value models) has one more
+ * matrix, `score.weight` (1, C) (Hugging Face `GPT2ForSequenceClassification`, no bias), and its
+ * graph computes `values` (B,T) = lnf @ score.weight^T instead of the logits. Its backward pass
+ * starts from `dvalues` (B,T), which the CPU uploads into the io table.
+ *
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
@@ -60,6 +65,7 @@ export function parameterSpecs(c: GptConfig): { specs: TensorSpec[]; decayCount:
     matrices.push(...blockMatrices(c, l));
     vectors.push(...blockVectors(c, l));
   }
+  if (c.head === "scalar") matrices.push({ name: "score.weight", shape: [1, C] });
   vectors.push({ name: "transformer.ln_f.weight", shape: [C] });
   vectors.push({ name: "transformer.ln_f.bias", shape: [C] });
   return { specs: [...matrices, ...vectors], decayCount: matrices.length };
@@ -67,7 +73,8 @@ export function parameterSpecs(c: GptConfig): { specs: TensorSpec[]; decayCount:
 
 /**
  * GPT-2 initial values: N(0, 0.02) for embeddings and matrices, N(0, 0.02/sqrt(2·layers)) for the
- * residual projections, zero biases, unit LayerNorm weights. Deterministic in `seed`.
+ * residual projections, zero biases, unit LayerNorm weights; the scalar head `score.weight` from
+ * N(0, 1/(C+1)) (std 1/sqrt(C+1), as in Stiennon et al.). Deterministic in `seed`.
  */
 export function initialParameters(c: GptConfig, seed: number): Map<string, Float32Array> {
   const rng = new Rng(seed);
@@ -76,7 +83,11 @@ export function initialParameters(c: GptConfig, seed: number): Map<string, Float
     const n = numel(spec.shape);
     const { name } = spec;
     if (spec.shape.length === 2) {
-      const std = name.endsWith("c_proj.weight") ? 0.02 / Math.sqrt(2 * c.layers) : 0.02;
+      const std = name === "score.weight"
+        ? 1 / Math.sqrt(c.width + 1)
+        : name.endsWith("c_proj.weight")
+        ? 0.02 / Math.sqrt(2 * c.layers)
+        : 0.02;
       out.set(name, rng.normalArray(n, std));
     } else if (name.includes("ln_") && name.endsWith(".weight")) {
       out.set(name, new Float32Array(n).fill(1));
@@ -194,6 +205,9 @@ export interface GraphOptions {
  * The activations and ops of one batch shape: `forward` (tokens → logits), the loss (fused with the
  * logits gradient when training), and `backward`. Inputs live in the `io` table: `inputs` (B,T)
  * u32, `targets` (B,T) u32, `weights` (B,T) f32, and the token buckets of the embedding backward.
+ *
+ * With the scalar head, `forward` ends in `values` (B,T) (no logits, no loss ops), and `backward`
+ * starts from the io tensor `dvalues` (B,T) that the caller fills with ∂loss/∂values.
  */
 export class Graph {
   readonly gpt: Gpt;
@@ -203,7 +217,9 @@ export class Graph {
   readonly io: TensorTable;
   /** Shared activation gradients (one layer's worth, reused by every layer). */
   readonly dacts: TensorTable | undefined;
-  /** Tokens → logits (B,T,V). */
+  /** Whether the model has the scalar head (`values` and `dvalues` instead of logits and losses). */
+  readonly scalar: boolean;
+  /** Tokens → logits (B,T,V), or values (B,T) with the scalar head. */
   readonly forward: Op[];
   /** Logits → per-position losses → `loss` (1); logits left intact. */
   readonly evalLoss: Op[];
@@ -221,6 +237,8 @@ export class Graph {
     this.gpt = gpt;
     this.B = B;
     this.T = T;
+    const scalar = c.head === "scalar";
+    this.scalar = scalar;
     const gpu = gpt.gpu;
     const C = c.width, V = c.vocabSize, NH = c.heads, L = c.layers, N = B * T;
     const actSpecs: TensorSpec[] = [{ name: "encoded", shape: [B, T, C] }];
@@ -246,10 +264,15 @@ export class Graph {
       { name: "lnf", shape: [B, T, C] },
       { name: "lnf_mean", shape: [B, T] },
       { name: "lnf_rstd", shape: [B, T] },
-      { name: "logits", shape: [B, T, V] },
-      { name: "losses", shape: [B, T] },
-      { name: "loss", shape: [1] },
     );
+    if (scalar) actSpecs.push({ name: "values", shape: [B, T] });
+    else {
+      actSpecs.push(
+        { name: "logits", shape: [B, T, V] },
+        { name: "losses", shape: [B, T] },
+        { name: "loss", shape: [1] },
+      );
+    }
     this.acts = TensorTable.create(gpu, `acts ${B}x${T}`, actSpecs);
     this.io = TensorTable.create(gpu, `io ${B}x${T}`, [
       { name: "inputs", shape: [B, T] },
@@ -257,6 +280,7 @@ export class Graph {
       { name: "weights", shape: [B, T] },
       { name: "bucketStart", shape: [V + 1] },
       { name: "bucketPos", shape: [B, T] },
+      ...(scalar ? [{ name: "dvalues", shape: [B, T] }] : []),
     ], { contiguous: true });
     const a = (name: string) => this.acts.get(name);
     const p = (name: string) => gpt.param(name);
@@ -366,16 +390,28 @@ export class Graph {
       N,
       C,
     }));
-    fwd.push(...matmulForward(gpu, {
-      out: a("logits"), // (B,T,V): the LM head is tied to the token embedding
-      inp: a("lnf"),
-      weight: p("transformer.wte.weight"),
-      N,
-      C,
-      OC: V,
-    }));
-    this.forward = fwd;
-    const lossArgs = {
+    if (scalar) {
+      fwd.push(...matmulForward(gpu, {
+        out: a("values"), // (B,T): the scalar head, OC = 1
+        inp: a("lnf"),
+        weight: p("score.weight"),
+        N,
+        C,
+        OC: 1,
+      }));
+      this.forward = fwd;
+    } else {
+      fwd.push(...matmulForward(gpu, {
+        out: a("logits"), // (B,T,V): the LM head is tied to the token embedding
+        inp: a("lnf"),
+        weight: p("transformer.wte.weight"),
+        N,
+        C,
+        OC: V,
+      }));
+      this.forward = fwd;
+    }
+    const lossArgs = scalar ? undefined : {
       losses: a("losses"),
       logits: a("logits"),
       targets: io("targets"),
@@ -383,8 +419,8 @@ export class Graph {
       N,
       V,
     };
-    const sum = sumReduce(gpu, { out: a("loss"), inp: a("losses"), N });
-    this.evalLoss = [...crossEntropyForward(gpu, lossArgs), ...sum];
+    const sum = lossArgs ? sumReduce(gpu, { out: a("loss"), inp: a("losses"), N }) : [];
+    this.evalLoss = lossArgs ? [...crossEntropyForward(gpu, lossArgs), ...sum] : [];
 
     if (!training) {
       this.trainLoss = [];
@@ -394,7 +430,7 @@ export class Graph {
     }
 
     // ---- backward (llm.c gpt2_backward): the forward in reverse ----
-    this.trainLoss = [...crossEntropyFused(gpu, lossArgs), ...sum];
+    this.trainLoss = lossArgs ? [...crossEntropyFused(gpu, lossArgs), ...sum] : [];
     const dacts = TensorTable.create(gpu, `dacts ${B}x${T}`, [
       { name: "dresidual", shape: [B, T, C] },
       { name: "dbtc", shape: [B, T, C] },
@@ -407,17 +443,31 @@ export class Graph {
     const d = (name: string) => dacts.get(name);
     const g = (name: string) => gpt.grads.get(name);
     const bwd: Op[] = [];
-    // logits = lnf @ wte^T; "logits" now holds dlogits
-    bwd.push(...matmulBackward(gpu, {
-      dinp: d("dbtc"),
-      dweight: g("transformer.wte.weight"),
-      dout: a("logits"),
-      inp: a("lnf"),
-      weight: p("transformer.wte.weight"),
-      N,
-      C,
-      OC: V,
-    }));
+    if (scalar) {
+      // values = lnf @ score.weight^T; io "dvalues" holds dvalues (B,T)
+      bwd.push(...matmulBackward(gpu, {
+        dinp: d("dbtc"),
+        dweight: g("score.weight"),
+        dout: io("dvalues"),
+        inp: a("lnf"),
+        weight: p("score.weight"),
+        N,
+        C,
+        OC: 1,
+      }));
+    } else {
+      // logits = lnf @ wte^T; "logits" now holds dlogits
+      bwd.push(...matmulBackward(gpu, {
+        dinp: d("dbtc"),
+        dweight: g("transformer.wte.weight"),
+        dout: a("logits"),
+        inp: a("lnf"),
+        weight: p("transformer.wte.weight"),
+        N,
+        C,
+        OC: V,
+      }));
+    }
     bwd.push(...layernormBackward(gpu, {
       dinp: d("dresidual"),
       dweight: g("transformer.ln_f.weight"),

@@ -4,6 +4,11 @@
  * a mappable buffer; the step returns a promise for them, so the caller can submit the next step
  * before awaiting this one (one wait on the GPU per step, overlapped with the next step's work).
  *
+ * A model with the scalar head (reward and value models) trains in two phases instead:
+ * {@linkcode Trainer.forwardValues} runs the forward pass and reads the values (B,T) back, the
+ * caller computes ∂loss/∂values on the CPU, and {@linkcode Trainer.submitValueGradient} runs the
+ * backward pass from them, the norm, clipping and AdamW.
+ *
  * @module
  */
 import { createStorageBuffer, type Gpu, throwUncapturedErrors } from "../gpu/device.ts";
@@ -41,6 +46,21 @@ export interface StepStats {
   gradNorm: number;
 }
 
+/** Options of {@linkcode Trainer.submit}. */
+export interface SubmitOptions {
+  /**
+   * Use each batch's weights as given, without normalising them to sum 1 over the step. The step's
+   * gradient is then that of sum_i weights[i]·CE_i, and the loss reported is that sum.
+   */
+  rawWeights?: boolean;
+}
+
+/** What a scalar-head step reports (the loss is the caller's: it computed the gradient). */
+export interface ValueStepStats {
+  /** Global gradient norm before clipping. */
+  gradNorm: number;
+}
+
 /** Options of {@linkcode Trainer}. */
 export interface TrainerOptions {
   B: number;
@@ -70,6 +90,10 @@ export class Trainer {
   readonly #pool: GPUBuffer[] = [];
   readonly #statsBytes: number;
   readonly #maxNorm: { value: number };
+  /** Scalar head: inputs of the last forwardValues, and whether its activations are current. */
+  #valueInputs: Uint32Array | undefined;
+  #valuesFresh = false;
+  #valueStaging: GPUBuffer | undefined;
 
   constructor(gpt: Gpt, options: TrainerOptions) {
     const gpu = gpt.gpu;
@@ -156,20 +180,26 @@ export class Trainer {
    * Encodes and submits one optimizer step over `batches` (one per micro-batch) and returns a
    * promise for its loss and gradient norm. Does not wait: submit the next step, then await.
    */
-  submit(batches: Batch[], hyper: StepHyper): Promise<StepStats> {
+  submit(batches: Batch[], hyper: StepHyper, options: SubmitOptions = {}): Promise<StepStats> {
     if (batches.length !== this.accum) {
       throw new RangeError(`Expected ${this.accum} micro-batches, got ${batches.length}`);
+    }
+    if (this.graph.scalar) {
+      throw new Error("A scalar-head model trains with forwardValues and submitValueGradient");
     }
     const gpu = this.#gpu;
     const device = gpu.device;
     const graph = this.graph;
-    // Weights are normalised over the whole step, so the loss is a weighted mean over all tokens.
+    // Weights are normalised over the whole step, so the loss is a weighted mean over all tokens
+    // (unless the caller passes raw weights: policy-gradient and DPO steps weight tokens by their
+    // own, possibly negative, coefficients).
     let total = 0;
     for (const b of batches) {
       if (b.weights) { for (const w of b.weights) total += w; }
       else total += b.inputs.length;
     }
-    if (!(total > 0)) throw new RangeError("Every position of the step has loss weight 0");
+    if (options.rawWeights) total = 1;
+    else if (!(total > 0)) throw new RangeError("Every position of the step has loss weight 0");
     const ioBytes = graph.io.byteLength;
     batches.forEach((b, k) => {
       const image = this.#pack(b, 1 / total);
@@ -227,8 +257,124 @@ export class Trainer {
     });
   }
 
+  /**
+   * Scalar head, phase 1: runs the forward pass of `batch.inputs` (B·T ids) with the current
+   * parameters and returns the values (B·T). One wait on the GPU. The activations are kept for
+   * {@linkcode Trainer.submitValueGradient}.
+   */
+  async forwardValues(batch: { inputs: Uint32Array }): Promise<Float32Array> {
+    const graph = this.#valueGraph();
+    const gpu = this.#gpu;
+    const n = graph.B * graph.T;
+    this.#packValues(batch.inputs);
+    const values = graph.acts.get("values");
+    this.#valueStaging ??= gpu.device.createBuffer({
+      label: "values readback",
+      size: Math.ceil(n / 4) * 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    const staging = this.#valueStaging;
+    const enc = gpu.device.createCommandEncoder({ label: "forward values" });
+    const pass = enc.beginComputePass();
+    encodeOps(pass, graph.forward);
+    pass.end();
+    enc.copyBufferToBuffer(values.buffer, values.offset, staging, 0, n * 4);
+    gpu.device.queue.submit([enc.finish()]);
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = new Float32Array(staging.getMappedRange(0, n * 4).slice(0));
+    staging.unmap();
+    throwUncapturedErrors();
+    this.#valueInputs = Uint32Array.from(batch.inputs);
+    this.#valuesFresh = true;
+    return out;
+  }
+
+  /**
+   * Scalar head, phase 2: one optimizer step whose gradient is that of a loss with ∂loss/∂values =
+   * `dvalues` (B·T) at the inputs of the last {@linkcode Trainer.forwardValues}: zero the
+   * gradients, backward from `dvalues`, global norm, clipping, AdamW. The forward activations are
+   * reused when no step ran since (else the forward is recomputed in the same command encoder).
+   * Does not wait: returns a promise for the gradient norm.
+   */
+  submitValueGradient(dvalues: Float32Array, hyper: StepHyper): Promise<ValueStepStats> {
+    const graph = this.#valueGraph();
+    if (!this.#valueInputs) {
+      throw new Error("submitValueGradient needs a forwardValues call first (its inputs)");
+    }
+    const n = graph.B * graph.T;
+    if (dvalues.length !== n) {
+      throw new RangeError(`dvalues holds ${dvalues.length} values; the graph takes ${n}`);
+    }
+    const gpu = this.#gpu;
+    const device = gpu.device;
+    const recompute = !this.#valuesFresh;
+    if (recompute) this.#packValues(this.#valueInputs);
+    const dv = graph.io.get("dvalues");
+    device.queue.writeBuffer(dv.buffer, dv.offset, dvalues as Float32Array<ArrayBuffer>);
+    this.#setClip(hyper.gradClip);
+    this.step++;
+    this.#optim.update({
+      lr: hyper.lr,
+      beta1: hyper.beta1,
+      beta2: hyper.beta2,
+      eps: hyper.eps,
+      weightDecay: hyper.weightDecay,
+      step: this.step,
+    });
+    const stats = this.#pool.pop() ?? device.createBuffer({
+      label: "step stats",
+      size: Math.ceil(this.#statsBytes / 16) * 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    const enc = device.createCommandEncoder({ label: `value step ${this.step}` });
+    enc.clearBuffer(this.gpt.grads.buffers[0]);
+    const dres = graph.dresidual;
+    enc.clearBuffer(dres.buffer, dres.offset, dres.length * 4);
+    const pass = enc.beginComputePass();
+    if (recompute) encodeOps(pass, graph.forward);
+    encodeOps(pass, graph.backward);
+    encodeOps(pass, this.#normOps);
+    encodeOps(pass, this.#optim.ops);
+    pass.end();
+    const norm = this.#norm.get("out");
+    enc.copyBufferToBuffer(norm.buffer, norm.offset, stats, 0, 8);
+    device.queue.submit([enc.finish()]);
+    this.#valuesFresh = false;
+    return stats.mapAsync(GPUMapMode.READ).then(() => {
+      const f = new Float32Array(stats.getMappedRange(0, 8).slice(0));
+      stats.unmap();
+      this.#pool.push(stats);
+      throwUncapturedErrors();
+      return { gradNorm: f[0] };
+    });
+  }
+
+  #valueGraph() {
+    if (!this.graph.scalar) {
+      throw new Error("forwardValues and submitValueGradient need a model with the scalar head");
+    }
+    if (this.accum !== 1) {
+      throw new RangeError("A scalar-head trainer takes one micro-batch per step (accum 1)");
+    }
+    return this.graph;
+  }
+
+  /** Uploads the io image of a scalar-head batch: inputs and token buckets, dvalues zero. */
+  #packValues(inputs: Uint32Array): void {
+    const graph = this.graph;
+    const n = graph.B * graph.T;
+    if (inputs.length !== n) {
+      throw new RangeError(`Batch holds ${inputs.length} tokens; the graph takes ${n}`);
+    }
+    const image = this.#pack({ inputs, targets: new Uint32Array(n) }, 0);
+    const dv = graph.io.get("dvalues");
+    new Float32Array(this.#ioImage, dv.offset, n).fill(0);
+    this.#gpu.device.queue.writeBuffer(graph.io.buffers[0], 0, image);
+  }
+
   /** Frees the optimizer state and the training graph. */
   destroy(): void {
+    this.#valueStaging?.destroy();
     this.graph.destroy();
     this.m.destroy();
     this.v.destroy();

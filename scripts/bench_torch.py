@@ -13,11 +13,13 @@ Matrix products go to OpenBLAS (Debian's torch links the system libblas.so.3, wh
 OpenBLAS 0.3.21 may pick slow kernels for CPUs it does not know, so this script sets
 OPENBLAS_CORETYPE from the CPU flags (SkylakeX with AVX-512, Haswell with AVX2) before torch is
 imported; `--coretype env` keeps the environment's value, `--coretype native` leaves the choice to
-OpenBLAS and `--coretype NAME` forces a core type. The "blas" field of the output says which was used.
+OpenBLAS and `--coretype NAME` forces a core type. The "blas" field of the output says which one
+was used.
 """
 
 import argparse
 import json
+import math
 import os
 import sys
 
@@ -30,7 +32,7 @@ DEFAULTS = {
     "batch": 8,
     "steps": 20,
     "warmup": 3,
-    "threads": 0,  # 0: os.cpu_count()
+    "threads": 0,  # 0: all the cores this process may run on
     "seed": 1,
     "coretype": "auto",
 }
@@ -57,7 +59,8 @@ def parse_args(argv):
     ap.add_argument(
         "--json-config",
         metavar="JSON",
-        help="the same options as one JSON object (keys as the flag names); flags win",
+        help="the same options as one JSON object (keys as the flag names, or vocabSize for "
+        "vocab); flags given as well win",
     )
     a = ap.parse_args(argv)
     cfg = dict(DEFAULTS)
@@ -68,6 +71,8 @@ def parse_args(argv):
             ap.error(f"--json-config is not valid JSON: {e}")
         if not isinstance(given, dict):
             ap.error("--json-config must be a JSON object")
+        if "vocabSize" in given:  # the name in instructgpu's GptConfig
+            given["vocab"] = given.pop("vocabSize")
         unknown = sorted(set(given) - set(DEFAULTS))
         if unknown:
             ap.error(f"--json-config has unknown keys {unknown}; known: {sorted(DEFAULTS)}")
@@ -76,6 +81,8 @@ def parse_args(argv):
         v = getattr(a, k)
         if v is not None:
             cfg[k] = v
+    if not isinstance(cfg["coretype"], str) or not cfg["coretype"]:
+        ap.error(f"coretype must be a core name, auto, env or native, got {cfg['coretype']!r}")
     for k, v in cfg.items():
         if k != "coretype" and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
             ap.error(f"{k} must be a non-negative integer, got {v!r}")
@@ -120,7 +127,7 @@ def choose_coretype(cfg):
     setting such as Haswell would hide the AVX-512 kernels); `env` keeps the environment's value.
     Returns where the core type came from, for the report.
     """
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", str(cfg["threads"]))
+    os.environ["OPENBLAS_NUM_THREADS"] = str(cfg["threads"])
     want = cfg["coretype"]
     had = os.environ.get("OPENBLAS_CORETYPE")
     if want == "native":
@@ -139,23 +146,90 @@ def choose_coretype(cfg):
 
 
 def openblas_info():
-    """(config, core name, threads) of the OpenBLAS that torch uses, or None."""
+    """The OpenBLAS library that torch loaded (via libblas.so.3), or None if it is another BLAS."""
     import ctypes
 
-    for lib in ("libopenblas.so.0", "libblas.so.3"):
+    for name in ("libopenblas.so.0", "libblas.so.3"):
         try:
-            h = ctypes.CDLL(lib)
-            h.openblas_get_config.restype = ctypes.c_char_p
-            h.openblas_get_corename.restype = ctypes.c_char_p
-            return (
-                h.openblas_get_config().decode(),
-                h.openblas_get_corename().decode(),
-                h.openblas_get_num_threads(),
-                h,
-            )
+            lib = ctypes.CDLL(name)
+            lib.openblas_get_config.restype = ctypes.c_char_p
+            lib.openblas_get_corename.restype = ctypes.c_char_p
+            return lib
         except (OSError, AttributeError):
             continue
     return None
+
+
+def init_params(torch, cfg):
+    """GPT-2 parameters in Hugging Face layout (Conv1D weights (in, out)), float32, GPT-2 init."""
+    V, P, L, C = cfg["vocab"], cfg["context"], cfg["layers"], cfg["width"]
+    proj_std = 0.02 / math.sqrt(2 * L)
+    shapes = [("transformer.wte.weight", (V, C)), ("transformer.wpe.weight", (P, C))]
+    for i in range(L):
+        h = f"transformer.h.{i}."
+        shapes += [
+            (h + "ln_1.weight", (C,)),
+            (h + "ln_1.bias", (C,)),
+            (h + "attn.c_attn.weight", (C, 3 * C)),
+            (h + "attn.c_attn.bias", (3 * C,)),
+            (h + "attn.c_proj.weight", (C, C)),
+            (h + "attn.c_proj.bias", (C,)),
+            (h + "ln_2.weight", (C,)),
+            (h + "ln_2.bias", (C,)),
+            (h + "mlp.c_fc.weight", (C, 4 * C)),
+            (h + "mlp.c_fc.bias", (4 * C,)),
+            (h + "mlp.c_proj.weight", (4 * C, C)),
+            (h + "mlp.c_proj.bias", (C,)),
+        ]
+    shapes += [("transformer.ln_f.weight", (C,)), ("transformer.ln_f.bias", (C,))]
+    params = {}
+    for name, shape in shapes:
+        if ".ln_" in name:
+            t = torch.ones(shape) if name.endswith(".weight") else torch.zeros(shape)
+        elif name.endswith(".bias"):
+            t = torch.zeros(shape)
+        else:
+            t = torch.randn(shape) * (proj_std if name.endswith("c_proj.weight") else 0.02)
+        params[name] = t.requires_grad_(True)
+    return params
+
+
+def gpt_loss(torch, P, heads, idx, targets):
+    """Mean cross-entropy of GPT-2 (tied head) on token ids idx (B, T) against targets (B, T)."""
+    F = torch.nn.functional
+    B, T = idx.shape
+    wte = P["transformer.wte.weight"]
+    V, C = wte.shape
+    hs = C // heads
+
+    def conv1d(x, w, b):  # x (..., in) @ w (in, out) + b
+        return torch.addmm(b, x.reshape(-1, x.shape[-1]), w).view(*x.shape[:-1], w.shape[1])
+
+    causal = torch.full((T, T), float("-inf"), dtype=wte.dtype).triu(1)  # additive mask (T, T)
+    x = wte[idx] + P["transformer.wpe.weight"][:T]  # (B, T, C)
+    layer = 0
+    while f"transformer.h.{layer}.ln_1.weight" in P:
+        pre = f"transformer.h.{layer}."
+        a = F.layer_norm(x, (C,), P[pre + "ln_1.weight"], P[pre + "ln_1.bias"], 1e-5)
+        qkv = conv1d(a, P[pre + "attn.c_attn.weight"], P[pre + "attn.c_attn.bias"])  # (B, T, 3C)
+        q, k, v = (t.reshape(B, T, heads, hs).transpose(1, 2) for t in qkv.split(C, dim=-1))
+        att = torch.baddbmm(
+            causal.expand(B * heads, T, T),
+            q.reshape(B * heads, T, hs),
+            k.reshape(B * heads, T, hs).transpose(1, 2),
+            alpha=1.0 / math.sqrt(hs),
+        ).softmax(dim=-1)  # (B*NH, T, T)
+        y = torch.bmm(att, v.reshape(B * heads, T, hs)).view(B, heads, T, hs)
+        y = y.transpose(1, 2).reshape(B, T, C)
+        x = x + conv1d(y, P[pre + "attn.c_proj.weight"], P[pre + "attn.c_proj.bias"])
+        a = F.layer_norm(x, (C,), P[pre + "ln_2.weight"], P[pre + "ln_2.bias"], 1e-5)
+        a = conv1d(a, P[pre + "mlp.c_fc.weight"], P[pre + "mlp.c_fc.bias"])  # (B, T, 4C)
+        a = F.gelu(a, approximate="tanh")
+        x = x + conv1d(a, P[pre + "mlp.c_proj.weight"], P[pre + "mlp.c_proj.bias"])
+        layer += 1
+    x = F.layer_norm(x, (C,), P["transformer.ln_f.weight"], P["transformer.ln_f.bias"], 1e-5)
+    logits = F.linear(x, wte)  # tied head, (B, T, V)
+    return F.cross_entropy(logits.view(-1, V), targets.reshape(-1))
 
 
 def main():
@@ -167,96 +241,41 @@ def main():
         # OpenBLAS read its settings when torch was loaded: start afresh to apply them.
         os.execv(sys.executable, [sys.executable] + sys.argv)
 
-    import math
     import time
 
     import torch
-    import torch.nn.functional as F
 
     torch.set_num_threads(cfg["threads"])
     torch.manual_seed(cfg["seed"])
     blas = openblas_info()
     if blas is not None:
-        blas[3].openblas_set_num_threads(cfg["threads"])
-        blas_text = f"{blas[0].split(' MAX_THREADS')[0]}; core {blas[1]} ({source})"
+        blas.openblas_set_num_threads(cfg["threads"])
+        version = " ".join(blas.openblas_get_config().decode().split()[:2])
+        core = blas.openblas_get_corename().decode()
+        blas_text = f"{version} (threads={blas.openblas_get_num_threads()}), core {core} ({source})"
     else:
         blas_text = torch.__config__.show().split("BLAS_INFO=")[1].split(",")[0]
 
-    V, P, L, NH, C = cfg["vocab"], cfg["context"], cfg["layers"], cfg["heads"], cfg["width"]
-    B, T = cfg["batch"], cfg["context"]
-    hs = C // NH
-
-    # Parameters in Hugging Face layout (Conv1D weights (in, out)).
-    def normal(*shape, std=0.02):
-        return (torch.randn(*shape) * std).requires_grad_(True)
-
-    wte, wpe = normal(V, C), normal(P, C)
-    blocks = []
-    for _ in range(L):
-        blocks.append(
-            {
-                "ln_1.weight": torch.ones(C, requires_grad=True),
-                "ln_1.bias": torch.zeros(C, requires_grad=True),
-                "attn.c_attn.weight": normal(C, 3 * C),
-                "attn.c_attn.bias": torch.zeros(3 * C, requires_grad=True),
-                "attn.c_proj.weight": normal(C, C, std=0.02 / math.sqrt(2 * L)),
-                "attn.c_proj.bias": torch.zeros(C, requires_grad=True),
-                "ln_2.weight": torch.ones(C, requires_grad=True),
-                "ln_2.bias": torch.zeros(C, requires_grad=True),
-                "mlp.c_fc.weight": normal(C, 4 * C),
-                "mlp.c_fc.bias": torch.zeros(4 * C, requires_grad=True),
-                "mlp.c_proj.weight": normal(4 * C, C, std=0.02 / math.sqrt(2 * L)),
-                "mlp.c_proj.bias": torch.zeros(C, requires_grad=True),
-            }
-        )
-    lnf_w, lnf_b = torch.ones(C, requires_grad=True), torch.zeros(C, requires_grad=True)
-    params = [wte, wpe] + [p for blk in blocks for p in blk.values()] + [lnf_w, lnf_b]
-
-    causal = torch.full((T, T), float("-inf")).triu(1)  # additive mask (T, T)
-    pos = torch.arange(T)
-
-    def conv1d(x, w, b):
-        return torch.addmm(b, x.view(-1, x.shape[-1]), w).view(*x.shape[:-1], w.shape[1])
-
-    def forward_loss(idx, targets):
-        x = wte[idx] + wpe[pos]  # (B, T, C)
-        for blk in blocks:
-            h = F.layer_norm(x, (C,), blk["ln_1.weight"], blk["ln_1.bias"], 1e-5)
-            qkv = conv1d(h, blk["attn.c_attn.weight"], blk["attn.c_attn.bias"])  # (B, T, 3C)
-            q, k, v = (t.view(B, T, NH, hs).transpose(1, 2) for t in qkv.split(C, dim=-1))
-            att = torch.baddbmm(
-                causal.expand(B * NH, T, T),
-                q.reshape(B * NH, T, hs),
-                k.reshape(B * NH, T, hs).transpose(1, 2),
-                alpha=1.0 / math.sqrt(hs),
-            ).softmax(dim=-1)  # (B*NH, T, T)
-            y = torch.bmm(att, v.reshape(B * NH, T, hs)).view(B, NH, T, hs)
-            y = y.transpose(1, 2).reshape(B, T, C)
-            x = x + conv1d(y, blk["attn.c_proj.weight"], blk["attn.c_proj.bias"])
-            h = F.layer_norm(x, (C,), blk["ln_2.weight"], blk["ln_2.bias"], 1e-5)
-            h = F.gelu(conv1d(h, blk["mlp.c_fc.weight"], blk["mlp.c_fc.bias"]), approximate="tanh")
-            x = x + conv1d(h, blk["mlp.c_proj.weight"], blk["mlp.c_proj.bias"])
-        x = F.layer_norm(x, (C,), lnf_w, lnf_b, 1e-5)
-        logits = F.linear(x, wte)  # tied head, (B, T, V)
-        return F.cross_entropy(logits.view(-1, V), targets.view(-1))
-
+    params = init_params(torch, cfg)
+    plist = list(params.values())
     opt = torch.optim.AdamW(
         [
-            {"params": [p for p in params if p.dim() >= 2], "weight_decay": 0.1},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+            {"params": [p for p in plist if p.dim() >= 2], "weight_decay": 0.1},
+            {"params": [p for p in plist if p.dim() < 2], "weight_decay": 0.0},
         ],
         lr=1e-3,
         betas=(0.9, 0.95),
         eps=1e-8,
     )
+    V, B, T = cfg["vocab"], cfg["batch"], cfg["context"]
     idx = torch.randint(0, V, (B, T))
     targets = torch.randint(0, V, (B, T))
 
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = forward_loss(idx, targets)
+        loss = gpt_loss(torch, params, cfg["heads"], idx, targets)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        torch.nn.utils.clip_grad_norm_(plist, 1.0)
         opt.step()
         return loss.item()
 
@@ -282,7 +301,7 @@ def main():
             k: cfg[k]
             for k in ("vocab", "layers", "heads", "width", "context", "batch", "steps", "warmup")
         },
-        "parameters": sum(p.numel() for p in params),
+        "parameters": sum(p.numel() for p in plist),
         "loss_first": round(losses[0], 6),
         "loss_last": round(losses[-1], 6),
     }

@@ -60,9 +60,19 @@ export function parseFlags<S extends Schema>(
   for (const [name, spec] of Object.entries(schema)) {
     options[name] = { type: typeof spec.default === "boolean" ? "boolean" : "string" };
   }
+  // `--lr -1`: join a negative number to its flag, so that range checks (not the parser) answer.
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith("--") ? args[i].slice(2) : "";
+    const next = args[i + 1];
+    if (name in schema && options[name].type === "string" && next !== undefined && /^-[\d.]/.test(next)) {
+      joined.push(`${args[i]}=${next}`);
+      i++;
+    } else joined.push(args[i]);
+  }
   let parsed;
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: joined, options, strict: true, allowPositionals: false });
   } catch (e) {
     const msg = (e as Error).message.split("\n")[0].replace(
       /^Unknown option '(.*)'.*/,

@@ -23,7 +23,7 @@ import struct
 
 import torch
 
-# --- configuration ---------------------------------------------------------------------------------
+# --- configuration -------------------------------------------------------------------------------
 
 VOCAB = 97  # vocab_size
 CONTEXT = 16  # n_positions
@@ -44,7 +44,7 @@ SEED = 42
 DTYPE = torch.float64
 
 
-# --- the model -------------------------------------------------------------------------------------
+# --- the model -----------------------------------------------------------------------------------
 
 
 def param_shapes():
@@ -149,11 +149,11 @@ def gradients(params, loss):
     return dict(zip(names, grads))
 
 
-# --- safetensors writer ----------------------------------------------------------------------------
+# --- safetensors writer --------------------------------------------------------------------------
 
 
 def write_safetensors(path, tensors, metadata):
-    """Writes {name: tensor} (float tensors as F32, integer tensors as I32) in safetensors format."""
+    """Writes {name: tensor} in safetensors format: float tensors as F32, integer ones as I32."""
     header = {"__metadata__": metadata}
     chunks = []
     offset = 0
@@ -182,7 +182,7 @@ def write_safetensors(path, tensors, metadata):
     return 8 + len(text) + offset
 
 
-# --- main ------------------------------------------------------------------------------------------
+# --- main ----------------------------------------------------------------------------------------
 
 
 def main():

@@ -1,0 +1,358 @@
+/**
+ * Stage 2: supervised fine-tuning (SFT) on instruction/response pairs.
+ *
+ *     deno task sft                                  # the embedded instructions → checkpoints/sft
+ *     deno task sft --data alpaca.json --epochs 3    # your data (format detected)
+ *     deno task sft --data chats.jsonl --format chat --init checkpoints/pretrain
+ *     deno task sft --resume                         # continue the run in --out
+ *
+ * The same training loop as pretraining, started from another checkpoint (`--init`): the model,
+ * its tokenizer and its context come from there. Each example is formatted with the chat template
+ * (data/template.ts), one example per row padded to the context; the loss is on the response and
+ * its end-of-text only (the prompt is masked) unless `--full-sequence`.
+ *
+ * Data formats (detected from the first record, `--format` forces one): Alpaca JSON array or
+ * JSONL `{instruction, input?, output}`, JSONL `{prompt, completion}`, chat JSONL
+ * `{messages: [{role, content}]}` (the loss is on the last assistant turn; an optional system
+ * message goes in front of the first instruction), and the Self-Instruct seed format
+ * `{instruction, instances: [{input, output}]}`. A malformed record stops the run before anything
+ * is written, with one line naming the file and the line.
+ *
+ * Tokenizer mismatch rule: data is encoded with the init checkpoint's tokenizer. A `gpt2-compact`
+ * tokenizer spells tokens its corpus never used with byte tokens, so any text is encodable (just
+ * longer). Any GPT checkpoint is accepted as `--init`, whatever stage wrote it.
+ *
+ * During training 5% of the examples (a fixed, deterministic choice) give the validation loss, and
+ * held-out prompts of the instruction world give instruction-following metrics
+ * (model/instruct_eval.ts). The final report compares them with the init checkpoint's.
+ *
+ * @module
+ */
+import { getGpu } from "../gpu/device.ts";
+import {
+  DATA_FORMATS,
+  type DataFormat,
+  encodeInstructions,
+  InstructionBatches,
+  type InstructionBatchState,
+  type InstructionExample,
+  loadInstructions,
+  splitExamples,
+  worldInstructions,
+} from "../data/instructions.ts";
+import { formatPrompt } from "../data/template.ts";
+import { generateWorld } from "../data/world/mod.ts";
+import { parameterCount } from "../model/config.ts";
+import { type LoadedModel, loadModel, saveCheckpoint } from "../model/checkpoint.ts";
+import { readTable } from "../model/gpt.ts";
+import { Trainer } from "../model/trainer.ts";
+import { Evaluator, Sampler } from "../model/generate.ts";
+import {
+  evaluateInstructions,
+  GreedyGenerator,
+  INSTRUCT_METRICS,
+  type InstructMetrics,
+  selectPrompts,
+} from "../model/instruct_eval.ts";
+import { parseFlags, runMain, UsageError } from "./_cli.ts";
+import { fmtDuration, MetricsLog, trainingFlags, trainLoop } from "./_loop.ts";
+
+const USAGE = "Usage: deno task sft [--init DIR] [--data PATH] [options]";
+
+/** Flags of the stage, with their defaults (every one overridable). */
+export const SFT_FLAGS = {
+  init: {
+    default: "checkpoints/pretrain",
+    help: "Checkpoint to start from (model, tokenizer and context come from it)",
+  },
+  data: {
+    default: "",
+    help: "Instruction file (.json array or .jsonl); empty: the embedded instruction world",
+  },
+  format: {
+    default: "auto",
+    help: "Data format: auto (from the first record) | alpaca | prompt-completion | chat | " +
+      "self-instruct",
+    choices: ["auto", ...DATA_FORMATS],
+  },
+  "full-sequence": {
+    default: false,
+    help: "Train on the whole sequence (prompt too), not just the response",
+  },
+  epochs: {
+    default: 0,
+    help: "Passes over the data; when given, steps = epochs x examples / (batch x accum)",
+    min: 0,
+  },
+  ...trainingFlags({
+    out: "checkpoints/sft",
+    steps: 150,
+    lr: 1e-3,
+    warmup: 10,
+    batch: 8,
+    evalEvery: 0,
+  }),
+  "val-fraction": {
+    default: 0.05,
+    help: "Fraction of the examples held out for the validation loss (a fixed choice)",
+    min: 0,
+    max: 0.5,
+    exclusiveMin: true,
+  },
+  "eval-prompts": {
+    default: 16,
+    help: "Held-out world prompts of the instruction metrics (0: none)",
+    min: 0,
+    int: true,
+  },
+  "eval-tokens": {
+    default: 80,
+    help: "Maximum tokens of each response of the instruction metrics",
+    min: 1,
+    int: true,
+  },
+  prompt: {
+    default: "",
+    help: "Instruction of the samples printed at evaluations (empty: a held-out prompt)",
+  },
+};
+
+/** The data of a run. */
+interface SftData {
+  train: InstructionExample[];
+  val: InstructionExample[];
+  format: DataFormat | "world";
+  description: string;
+}
+
+async function loadData(f: { data: string; format: string; "val-fraction": number }) {
+  let examples: InstructionExample[], format: SftData["format"], description: string;
+  if (f.data === "") {
+    if (f.format !== "auto") {
+      throw new UsageError(`--format ${f.format} needs --data: the embedded data has its own`);
+    }
+    examples = worldInstructions(1);
+    format = "world";
+    description = `embedded instruction world (${examples.length} pairs)`;
+  } else {
+    const parsed = await loadInstructions(
+      f.data,
+      f.format === "auto" ? undefined : f.format as DataFormat,
+    );
+    examples = parsed.examples;
+    format = parsed.format;
+    description = `${f.data} (${parsed.format}, ${parsed.records} records, ${examples.length} ` +
+      `examples)`;
+  }
+  const { train, val } = splitExamples(examples, f["val-fraction"]);
+  return { train, val, format, description } satisfies SftData;
+}
+
+/** Formats metrics of the init and the fine-tuned model side by side. */
+function metricsTable(init: InstructMetrics | undefined, sft: InstructMetrics): string {
+  const lines = [`  ${"metric".padEnd(18)} ${"init".padStart(8)} ${"sft".padStart(8)}`];
+  for (const k of INSTRUCT_METRICS) {
+    const fmt = (v: number | undefined) =>
+      v === undefined ? "?" : k === "mean_length" ? v.toFixed(1) : v.toFixed(3);
+    lines.push(`  ${k.padEnd(18)} ${fmt(init?.[k]).padStart(8)} ${fmt(sft[k]).padStart(8)}`);
+  }
+  return lines.join("\n");
+}
+
+/** Runs supervised fine-tuning with the given command-line arguments. */
+export async function sft(args: string[]): Promise<void> {
+  const f = parseFlags(args, SFT_FLAGS, USAGE);
+  // Read and check the data before anything else, so that bad data writes nothing.
+  const data = await loadData(f);
+  const gpu = await getGpu();
+  let model: LoadedModel;
+  if (f.resume) {
+    model = await loadModel(gpu, f.out, { optimizer: true });
+    if (model.checkpoint.state.stage !== "sft") {
+      throw new UsageError(
+        `--resume: ${f.out} holds a ${model.checkpoint.state.stage} checkpoint, not SFT`,
+      );
+    }
+  } else {
+    model = await loadModel(gpu, f.init);
+  }
+  const { gpt, tokenizer, checkpoint } = model;
+  const config = checkpoint.config;
+  const state = checkpoint.state as Record<string, unknown>;
+  const B = f.batch, T = config.context;
+  const train = encodeInstructions(tokenizer, data.train, T + 1);
+  const val = encodeInstructions(tokenizer, data.val, T + 1);
+  const truncated = train.filter((e) => e.truncated).length;
+  const batches = new InstructionBatches(train, {
+    T,
+    pad: tokenizer.eot,
+    seed: f.seed,
+    fullSequence: f["full-sequence"],
+  });
+  const valBatches = new InstructionBatches(val, {
+    T,
+    pad: tokenizer.eot,
+    fullSequence: f["full-sequence"],
+  }).sequentialBatches(B, f["eval-batches"]);
+  if (f.epochs > 0) f.steps = Math.max(1, Math.ceil((f.epochs * train.length) / (B * f.accum)));
+  if (f.warmup >= f.steps) f.warmup = Math.floor(f.steps / 10);
+
+  const trainer = new Trainer(gpt, {
+    B,
+    T,
+    accum: f.accum,
+    step: f.resume ? (state.step as number) ?? 0 : 0,
+  });
+  if (f.resume) {
+    const opt = checkpoint.optimizer!;
+    trainer.m.tensors.forEach((t) =>
+      gpu.device.queue.writeBuffer(t.buffer, t.offset, opt.m.get(t.name)! as Float32Array<ArrayBuffer>)
+    );
+    trainer.v.tensors.forEach((t) =>
+      gpu.device.queue.writeBuffer(t.buffer, t.offset, opt.v.get(t.name)! as Float32Array<ArrayBuffer>)
+    );
+    batches.state = state.data as InstructionBatchState;
+  }
+  await trainer.ready();
+  const evaluator = new Evaluator(gpt, { B, T });
+  const heldOut = f["eval-prompts"] > 0
+    ? selectPrompts(generateWorld({ seed: 1, instructions: 0, preferences: 0, proseParagraphs: 0 })
+      .heldOutPrompts, f["eval-prompts"])
+    : [];
+  const generator = heldOut.length > 0 ? new GreedyGenerator(gpt, 8) : undefined;
+  const sampler = f["sample-tokens"] > 0 ? new Sampler(gpt) : undefined;
+  const samplePrompt = f.prompt || heldOut[0] || data.val[0].instruction;
+
+  const initDir = f.resume ? (state.init as string) ?? "?" : f.init;
+  const initStage = f.resume ? "sft" : String(checkpoint.state.stage ?? "unknown");
+  console.log(
+    `sft: ${data.description}; ${train.length} train / ${val.length} val examples` +
+      `${truncated ? ` (${truncated} truncated to ${T + 1} tokens)` : ""}; ` +
+      `from ${f.resume ? f.out : f.init} (${initStage}), tokenizer ${tokenizer.spec.kind} ` +
+      `(${config.vocabSize} ids), model ${config.layers}x${config.width}, context ${T}, ` +
+      `${(parameterCount(config) / 1e6).toFixed(2)}M parameters; ${gpu.name}`,
+  );
+  console.log(
+    `sft: ${f.steps} steps of ${B}x${T}${f.accum > 1 ? `x${f.accum}` : ""} tokens ` +
+      `(${((f.steps * B * f.accum) / train.length).toFixed(2)} epochs), lr ${f.lr}, loss on ` +
+      `${f["full-sequence"] ? "the whole sequence" : "responses"}` +
+      (f.resume ? `, resuming at step ${trainer.step}` : ""),
+  );
+
+  const instructMetrics = async (): Promise<InstructMetrics | undefined> =>
+    generator
+      ? await evaluateInstructions(gpt, tokenizer, heldOut, {
+        maxTokens: f["eval-tokens"],
+        limit: 0,
+        generator,
+      })
+      : undefined;
+  let initMetrics = f.resume ? state.init_metrics as InstructMetrics | undefined : undefined;
+  if (!f.resume && generator) {
+    const t0 = performance.now();
+    initMetrics = await instructMetrics();
+    console.log(
+      `sft: init model on ${heldOut.length} held-out prompts (${
+        fmtDuration((performance.now() - t0) / 1000)
+      }): ` +
+      INSTRUCT_METRICS.map((k) => `${k} ${initMetrics![k].toFixed(3)}`).join(" | "),
+    );
+  }
+
+  await Deno.mkdir(f.out.replace(/\/[^/]*\/?$/, "") || ".", { recursive: true });
+  const log = new MetricsLog(`${f.out.replace(/\/+$/, "")}.metrics.jsonl`, !f.resume);
+  log.write({
+    stage: "sft",
+    event: "start",
+    config,
+    flags: f,
+    init: initDir,
+    train_examples: train.length,
+    val_examples: val.length,
+    ...(initMetrics && !f.resume ? { init_metrics: initMetrics } : {}),
+  });
+
+  const validate = async () => {
+    let sum = 0;
+    for (const b of valBatches) sum += await evaluator.loss(b.inputs, b.targets, b.weights);
+    return sum / valBatches.length;
+  };
+  let lastMetrics: InstructMetrics | undefined;
+  const evaluate = generator
+    ? async () => {
+      lastMetrics = (await instructMetrics())!;
+      return { ...lastMetrics };
+    }
+    : undefined;
+  const sample = sampler
+    ? async () => {
+      const ids = await sampler.generate(tokenizer.encode(formatPrompt(samplePrompt)), {
+        maxTokens: f["sample-tokens"],
+        temperature: 0,
+        stopToken: tokenizer.eot,
+      });
+      return `${samplePrompt} → ${tokenizer.decode(ids)}`;
+    }
+    : undefined;
+  const save = async () => {
+    const [params, m, v] = await Promise.all([
+      readTable(gpu, gpt.params),
+      readTable(gpu, trainer.m),
+      readTable(gpu, trainer.v),
+    ]);
+    await saveCheckpoint(f.out, {
+      config,
+      tokenizer: tokenizer.spec as unknown as Record<string, unknown>,
+      params,
+      optimizer: { m, v },
+      state: {
+        stage: "sft",
+        step: trainer.step,
+        data: batches.state,
+        flags: f,
+        init: initDir,
+        data_source: data.description,
+        format: data.format,
+        ...(initMetrics ? { init_metrics: initMetrics } : {}),
+      },
+    });
+  };
+  const result = await trainLoop({
+    trainer,
+    flags: f,
+    stage: "sft",
+    nextBatch: () => batches.nextBatch(B),
+    validate,
+    evaluate,
+    sample,
+    save,
+    log,
+    tokensPerStep: B * T * f.accum,
+  });
+  if (result.interrupted) Deno.exit(130);
+  log.write({
+    stage: "sft",
+    event: "end",
+    train_loss: result.trainLoss,
+    val_loss: result.valLoss,
+    epochs: batches.epochs,
+    seconds: result.seconds,
+    tokens_per_s: result.tokensPerSecond,
+    ...(lastMetrics ? { metrics: lastMetrics, init_metrics: initMetrics } : {}),
+  });
+  console.log(
+    `sft: done in ${fmtDuration(result.seconds)} (${Math.round(result.tokensPerSecond)} tok/s, ` +
+      `${batches.epochs.toFixed(2)} epochs): val loss ${result.valLoss.toFixed(3)}; ` +
+      `checkpoint in ${f.out}`,
+  );
+  if (lastMetrics) {
+    console.log(
+      `sft: held-out instruction metrics (${heldOut.length} prompts, greedy, at most ` +
+        `${f["eval-tokens"]} tokens), ${initDir} vs ${f.out}:\n${
+          metricsTable(initMetrics, lastMetrics)
+        }`,
+    );
+  }
+}
+
+if (import.meta.main) await runMain(() => sft(Deno.args));
