@@ -41,8 +41,15 @@ Deno.test("checked() turns a validation error into a GpuError", async () => {
   const gpu = await getGpu();
   await assertRejects(
     () =>
-      checked(gpu, "bad buffer", () =>
-        gpu.device.createBuffer({ size: 4, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE })),
+      checked(
+        gpu,
+        "bad buffer",
+        () =>
+          gpu.device.createBuffer({
+            size: 4,
+            usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.STORAGE,
+          }),
+      ),
     /bad buffer/,
   );
   const err = await assertRejects(() =>

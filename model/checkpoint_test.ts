@@ -53,23 +53,48 @@ Deno.test("damaged checkpoints are refused with a message naming the file", asyn
     const cfg = await Deno.readTextFile(`${dir}/c/config.json`);
     const cases: [string, () => Promise<void>, RegExp][] = [
       ["missing dir", async () => {}, /does not exist/],
-      ["truncated", () => Deno.writeFile(`${dir}/c/model.safetensors`, model.slice(0, model.length - 100)), /model\.safetensors/],
+      [
+        "truncated",
+        () => Deno.writeFile(`${dir}/c/model.safetensors`, model.slice(0, model.length - 100)),
+        /model\.safetensors/,
+      ],
       ["lying header", async () => {
         const st = decodeSafetensors(model, "m");
         const bytes = encodeSafetensors(st.tensors);
         const view = new DataView(bytes.buffer);
         const n = Number(view.getBigUint64(0, true));
-        const header = new TextDecoder().decode(bytes.subarray(8, 8 + n)).replace(/"data_offsets":\[0,/, '"data_offsets":[4,');
+        const header = new TextDecoder().decode(bytes.subarray(8, 8 + n)).replace(
+          /"data_offsets":\[0,/,
+          '"data_offsets":[4,',
+        );
         const h = new TextEncoder().encode(header);
         const out = new Uint8Array(bytes.length);
         out.set(bytes);
         out.set(h, 8);
         await Deno.writeFile(`${dir}/c/model.safetensors`, out);
       }, /data offsets|bytes for shape|offsets/],
-      ["config missing keys", () => Deno.writeTextFile(`${dir}/c/config.json`, '{"n_layer": 1}'), /vocab_size/],
-      ["config wrong type", () => Deno.writeTextFile(`${dir}/c/config.json`, cfg.replace('"n_embd": 8', '"n_embd": "8"')), /n_embd/],
-      ["config not json", () => Deno.writeTextFile(`${dir}/c/config.json`, "{"), /not a JSON object/],
-      ["shape mismatch", () => Deno.writeTextFile(`${dir}/c/config.json`, cfg.replace('"n_embd": 8', '"n_embd": 16')), /does not match config\.json/],
+      [
+        "config missing keys",
+        () => Deno.writeTextFile(`${dir}/c/config.json`, '{"n_layer": 1}'),
+        /vocab_size/,
+      ],
+      [
+        "config wrong type",
+        () =>
+          Deno.writeTextFile(`${dir}/c/config.json`, cfg.replace('"n_embd": 8', '"n_embd": "8"')),
+        /n_embd/,
+      ],
+      [
+        "config not json",
+        () => Deno.writeTextFile(`${dir}/c/config.json`, "{"),
+        /not a JSON object/,
+      ],
+      [
+        "shape mismatch",
+        () =>
+          Deno.writeTextFile(`${dir}/c/config.json`, cfg.replace('"n_embd": 8', '"n_embd": 16')),
+        /does not match config\.json/,
+      ],
     ];
     for (const [what, damage, pattern] of cases) {
       await Deno.remove(`${dir}/c`, { recursive: true });
@@ -88,7 +113,10 @@ Deno.test("a tokenizer that does not fit the model's vocabulary is refused", asy
   const dir = await Deno.makeTempDir();
   try {
     await saveCheckpoint(`${dir}/c`, checkpoint());
-    await Deno.writeTextFile(`${dir}/c/tokenizer.json`, JSON.stringify(buildTokenizer("gpt2").spec));
+    await Deno.writeTextFile(
+      `${dir}/c/tokenizer.json`,
+      JSON.stringify(buildTokenizer("gpt2").spec),
+    );
     const gpu = await getGpu();
     await assertRejects(() => loadModel(gpu, `${dir}/c`), /different runs/);
   } finally {

@@ -42,7 +42,12 @@ export class Evaluator {
     return await this.#read(this.graph.acts.get("losses"), n);
   }
 
-  #run(inputs: Uint32Array, targets: Uint32Array, weights: Float32Array | undefined, normalize: boolean): void {
+  #run(
+    inputs: Uint32Array,
+    targets: Uint32Array,
+    weights: Float32Array | undefined,
+    normalize: boolean,
+  ): void {
     const g = this.graph;
     const gpu = g.gpt.gpu;
     const n = g.B * g.T;

@@ -257,7 +257,10 @@ export class Generator {
    * Continues up to B prompts (token ids, each non-empty). Rows stop at the stop token, after
    * `maxTokens` new tokens, or when the context is full. One wait on the GPU per new token.
    */
-  async generate(prompts: readonly (readonly number[])[], options: RolloutOptions): Promise<Rollout> {
+  async generate(
+    prompts: readonly (readonly number[])[],
+    options: RolloutOptions,
+  ): Promise<Rollout> {
     const B = this.B;
     if (prompts.length === 0 || prompts.length > B) {
       throw new RangeError(`Generator takes 1 to ${B} prompts, got ${prompts.length}`);

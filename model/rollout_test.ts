@@ -47,7 +47,12 @@ Deno.test("sampled generation is deterministic in its seed and stops at the stop
   const gpu = await getGpu();
   const gpt = model(gpu);
   const gen = new Generator(gpt, 3);
-  const opts = (seed: number) => ({ maxTokens: 10, temperature: 1, rng: new Rng(seed), stopToken: 7 });
+  const opts = (seed: number) => ({
+    maxTokens: 10,
+    temperature: 1,
+    rng: new Rng(seed),
+    stopToken: 7,
+  });
   const a = await gen.generate([[1, 2], [3], [4, 5, 6]], opts(1));
   const b = await gen.generate([[1, 2], [3], [4, 5, 6]], opts(1));
   assertEquals(a.tokens, b.tokens);

@@ -35,7 +35,10 @@ Deno.test("two accumulated micro-batches step exactly like one batch of both", a
     const s1 = await one.submit([whole], hyper);
     const s2 = await two.submit([half(0), half(1)], hyper);
     assert(Math.abs(s1.loss - s2.loss) < 1e-5, `step ${step}: loss ${s1.loss} vs ${s2.loss}`);
-    assert(Math.abs(s1.gradNorm - s2.gradNorm) < 1e-4 * s1.gradNorm, `norm ${s1.gradNorm} vs ${s2.gradNorm}`);
+    assert(
+      Math.abs(s1.gradNorm - s2.gradNorm) < 1e-4 * s1.gradNorm,
+      `norm ${s1.gradNorm} vs ${s2.gradNorm}`,
+    );
   }
   const pa = await readTable(gpu, a.params), pb = await readTable(gpu, b.params);
   // The key bias has a zero gradient in exact arithmetic (softmax ignores a constant shift), so
@@ -71,7 +74,9 @@ Deno.test("a masked position does not change the gradient; raw weights scale it"
   const grads = async (targets: Uint32Array, w: Float32Array, raw = false) => {
     const gpt = Gpt.create(gpu, config, { seed: 4 });
     const tr = new Trainer(gpt, { B: 1, T });
-    await tr.submit([{ inputs: b.inputs, targets, weights: w }], { ...hyper, lr: 0 }, { rawWeights: raw });
+    await tr.submit([{ inputs: b.inputs, targets, weights: w }], { ...hyper, lr: 0 }, {
+      rawWeights: raw,
+    });
     const g = await readTable(gpu, gpt.grads);
     tr.destroy();
     gpt.destroy();

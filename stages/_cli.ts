@@ -65,7 +65,10 @@ export function parseFlags<S extends Schema>(
   for (let i = 0; i < args.length; i++) {
     const name = args[i].startsWith("--") ? args[i].slice(2) : "";
     const next = args[i + 1];
-    if (name in schema && options[name].type === "string" && next !== undefined && /^-[\d.]/.test(next)) {
+    if (
+      name in schema && options[name].type === "string" && next !== undefined &&
+      /^-[\d.]/.test(next)
+    ) {
       joined.push(`${args[i]}=${next}`);
       i++;
     } else joined.push(args[i]);

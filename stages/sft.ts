@@ -206,18 +206,29 @@ export async function sft(args: string[]): Promise<void> {
   if (f.resume) {
     const opt = checkpoint.optimizer!;
     trainer.m.tensors.forEach((t) =>
-      gpu.device.queue.writeBuffer(t.buffer, t.offset, opt.m.get(t.name)! as Float32Array<ArrayBuffer>)
+      gpu.device.queue.writeBuffer(
+        t.buffer,
+        t.offset,
+        opt.m.get(t.name)! as Float32Array<ArrayBuffer>,
+      )
     );
     trainer.v.tensors.forEach((t) =>
-      gpu.device.queue.writeBuffer(t.buffer, t.offset, opt.v.get(t.name)! as Float32Array<ArrayBuffer>)
+      gpu.device.queue.writeBuffer(
+        t.buffer,
+        t.offset,
+        opt.v.get(t.name)! as Float32Array<ArrayBuffer>,
+      )
     );
     batches.state = state.data as InstructionBatchState;
   }
   await trainer.ready();
   const evaluator = new Evaluator(gpt, { B, T });
   const heldOut = f["eval-prompts"] > 0
-    ? selectPrompts(generateWorld({ seed: 1, instructions: 0, preferences: 0, proseParagraphs: 0 })
-      .heldOutPrompts, f["eval-prompts"])
+    ? selectPrompts(
+      generateWorld({ seed: 1, instructions: 0, preferences: 0, proseParagraphs: 0 })
+        .heldOutPrompts,
+      f["eval-prompts"],
+    )
     : [];
   const generator = heldOut.length > 0 ? new GreedyGenerator(gpt, 8) : undefined;
   const sampler = f["sample-tokens"] > 0 ? new Sampler(gpt) : undefined;
@@ -255,7 +266,7 @@ export async function sft(args: string[]): Promise<void> {
       `sft: init model on ${heldOut.length} held-out prompts (${
         fmtDuration((performance.now() - t0) / 1000)
       }): ` +
-      INSTRUCT_METRICS.map((k) => `${k} ${initMetrics![k].toFixed(3)}`).join(" | "),
+        INSTRUCT_METRICS.map((k) => `${k} ${initMetrics![k].toFixed(3)}`).join(" | "),
     );
   }
 

@@ -74,10 +74,30 @@ Deno.test("prompt masking: prompt targets do not touch the loss or any gradient"
 
 /** Malformed data: [name, file name, contents (undefined: no file), the expected message]. */
 const BAD: [string, string, string | undefined, RegExp][] = [
-  ["invalid JSON", "data.jsonl", '{"prompt": "a", "completion": "b"}\n{"prompt": }\n', /data\.jsonl line 2: invalid JSON/],
-  ["missing field", "data.jsonl", '{"instruction": "a", "output": "b"}\n\n{"instruction": "c"}\n', /data\.jsonl line 3: missing "output" \(alpaca record\): fix the record or pass --format/],
-  ["wrong type", "data.jsonl", '{"instruction": "a", "output": ["b"]}\n', /data\.jsonl line 1: "output" must be a string, got an array/],
-  ["empty response", "data.json", '[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "c", "output": ""}\n]', /data\.json line 3: "output" is empty/],
+  [
+    "invalid JSON",
+    "data.jsonl",
+    '{"prompt": "a", "completion": "b"}\n{"prompt": }\n',
+    /data\.jsonl line 2: invalid JSON/,
+  ],
+  [
+    "missing field",
+    "data.jsonl",
+    '{"instruction": "a", "output": "b"}\n\n{"instruction": "c"}\n',
+    /data\.jsonl line 3: missing "output" \(alpaca record\): fix the record or pass --format/,
+  ],
+  [
+    "wrong type",
+    "data.jsonl",
+    '{"instruction": "a", "output": ["b"]}\n',
+    /data\.jsonl line 1: "output" must be a string, got an array/,
+  ],
+  [
+    "empty response",
+    "data.json",
+    '[\n  {"instruction": "a", "output": "b"},\n  {"instruction": "c", "output": ""}\n]',
+    /data\.json line 3: "output" is empty/,
+  ],
   ["empty file", "data.jsonl", "", /data\.jsonl is empty/],
   ["missing file", "none.jsonl", undefined, /none\.jsonl does not exist/],
 ];
@@ -92,7 +112,17 @@ Deno.test("malformed data: one line naming the file and line, exit 2, nothing wr
       if (text !== undefined) await Deno.writeTextFile(data, text);
       const out = `${dir}/out/sft`;
       const r = await new Deno.Command(Deno.execPath(), {
-        args: ["run", "-A", new URL("./sft.ts", import.meta.url).pathname, "--init", `${dir}/init`, "--data", data, "--out", out],
+        args: [
+          "run",
+          "-A",
+          new URL("./sft.ts", import.meta.url).pathname,
+          "--init",
+          `${dir}/init`,
+          "--data",
+          data,
+          "--out",
+          out,
+        ],
         stdout: "piped",
         stderr: "piped",
       }).output();

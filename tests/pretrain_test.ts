@@ -12,7 +12,15 @@ Deno.test("pretrain writes a checkpoint that sample loads, and resumes", async (
     const r = await runScript("stages/pretrain.ts", [...TINY, "--steps", "12", "--out", out]);
     assertEquals(r.code, 0, r.stderr);
     assertMatch(r.stdout, /val loss \d/);
-    for (const f of ["model.safetensors", "config.json", "tokenizer.json", "optimizer.safetensors", "state.json"]) {
+    for (
+      const f of [
+        "model.safetensors",
+        "config.json",
+        "tokenizer.json",
+        "optimizer.safetensors",
+        "state.json",
+      ]
+    ) {
       assert(await exists(`${out}/${f}`), `missing ${f}`);
     }
     const config = JSON.parse(await Deno.readTextFile(`${out}/config.json`));
@@ -22,16 +30,34 @@ Deno.test("pretrain writes a checkpoint that sample loads, and resumes", async (
     const state = JSON.parse(await Deno.readTextFile(`${out}/state.json`));
     assertEquals(state.step, 12);
     assertEquals(state.stage, "pretrain");
-    const log = (await Deno.readTextFile(`${out}.metrics.jsonl`)).trim().split("\n").map((l) => JSON.parse(l));
+    const log = (await Deno.readTextFile(`${out}.metrics.jsonl`)).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    );
     const losses = log.filter((e) => typeof e.loss === "number").map((e) => e.loss);
     assertEquals(losses.length, 12);
 
-    const resumed = await runScript("stages/pretrain.ts", [...TINY, "--steps", "16", "--out", out, "--resume"]);
+    const resumed = await runScript("stages/pretrain.ts", [
+      ...TINY,
+      "--steps",
+      "16",
+      "--out",
+      out,
+      "--resume",
+    ]);
     assertEquals(resumed.code, 0, resumed.stderr);
     assertMatch(resumed.stdout, /resuming at step 12/);
     assertEquals(JSON.parse(await Deno.readTextFile(`${out}/state.json`)).step, 16);
 
-    const s = await runScript("scripts/sample.ts", ["--checkpoint", out, "--prompt", "Sleep", "--tokens", "5", "--temperature", "0"]);
+    const s = await runScript("scripts/sample.ts", [
+      "--checkpoint",
+      out,
+      "--prompt",
+      "Sleep",
+      "--tokens",
+      "5",
+      "--temperature",
+      "0",
+    ]);
     assertEquals(s.code, 0, s.stderr);
     assert(s.stdout.startsWith("Sleep"), s.stdout);
   } finally {
@@ -58,7 +84,14 @@ Deno.test("pretrain refuses bad input with one line and exit code 2", async () =
     ];
     for (const [args, pattern] of cases) {
       const out = `${dir}/out`;
-      const r = await runScript("stages/pretrain.ts", [...TINY, "--steps", "2", "--out", out, ...args]);
+      const r = await runScript("stages/pretrain.ts", [
+        ...TINY,
+        "--steps",
+        "2",
+        "--out",
+        out,
+        ...args,
+      ]);
       const what = args.join(" ");
       assertEquals(r.code, 2, `${what}: exit ${r.code}\n${r.stderr}`);
       const lines = r.stderr.trim().split("\n");
@@ -76,8 +109,20 @@ Deno.test("a checkpoint of another shape is refused on resume", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const out = `${dir}/p`;
-    assertEquals((await runScript("stages/pretrain.ts", [...TINY, "--steps", "2", "--out", out])).code, 0);
-    const r = await runScript("stages/pretrain.ts", [...TINY, "--steps", "4", "--out", out, "--resume", "--width", "64"]);
+    assertEquals(
+      (await runScript("stages/pretrain.ts", [...TINY, "--steps", "2", "--out", out])).code,
+      0,
+    );
+    const r = await runScript("stages/pretrain.ts", [
+      ...TINY,
+      "--steps",
+      "4",
+      "--out",
+      out,
+      "--resume",
+      "--width",
+      "64",
+    ]);
     assertEquals(r.code, 2, r.stderr);
     assertMatch(r.stderr, /^error: .*width is 32 in the checkpoint but 64 was asked for/);
   } finally {
