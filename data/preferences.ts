@@ -19,7 +19,7 @@
  * @module
  */
 import type { Tokenizer } from "./tokenizer.ts";
-import { encodeConversation, encodeExample, type EncodedExample, type Turn } from "./template.ts";
+import { encodeConversation, type EncodedExample, encodeExample, type Turn } from "./template.ts";
 import type { PreferencePair } from "./world/mod.ts";
 
 /** One preference: the conversation so far (the last turn is being answered) and two replies. */
@@ -170,10 +170,12 @@ async function* lines(path: string): AsyncGenerator<string> {
   }
   let stream: ReadableStream<Uint8Array> = file.readable;
   if (path.endsWith(".gz")) {
-    stream = stream.pipeThrough(new DecompressionStream("gzip") as ReadableWritablePair<
-      Uint8Array,
-      Uint8Array
-    >);
+    stream = stream.pipeThrough(
+      new DecompressionStream("gzip") as ReadableWritablePair<
+        Uint8Array,
+        Uint8Array
+      >,
+    );
   }
   const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
   let rest = "";
@@ -237,7 +239,11 @@ export async function loadPreferences(path: string): Promise<PreferenceData> {
 
 /** The world's preference pairs in this module's form. */
 export function fromWorld(pairs: readonly PreferencePair[]): Preference[] {
-  return pairs.map((p) => ({ turns: [{ instruction: p.prompt }], chosen: p.chosen, rejected: p.rejected }));
+  return pairs.map((p) => ({
+    turns: [{ instruction: p.prompt }],
+    chosen: p.chosen,
+    rejected: p.rejected,
+  }));
 }
 
 function fnv(s: string): number {

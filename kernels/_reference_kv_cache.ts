@@ -56,7 +56,9 @@ export function attentionDecode(
       const sum = e.reduce((a, x) => a + x, 0);
       for (let i = 0; i < hs; i++) {
         let acc = 0;
-        for (let s = 0; s <= t; s++) acc += (e[s] / sum) * next[(b * T + s) * C3 + 2 * C + h * hs + i];
+        for (let s = 0; s <= t; s++) {
+          acc += (e[s] / sum) * next[(b * T + s) * C3 + 2 * C + h * hs + i];
+        }
         out[b * C + h * hs + i] = acc;
       }
     }

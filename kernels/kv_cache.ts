@@ -48,7 +48,15 @@ function dispatch(gpu: Gpu, label: string, invocations: number, wg: number): [nu
 /** out (B, C) = wte[tokens[b]] + wpe[pos[b]] for each row b. Written. */
 export function embedAt(
   gpu: Gpu,
-  args: { out: Tensor; tokens: Tensor; pos: Tensor; wte: Tensor; wpe: Tensor; B: number; C: number },
+  args: {
+    out: Tensor;
+    tokens: Tensor;
+    pos: Tensor;
+    wte: Tensor;
+    wpe: Tensor;
+    B: number;
+    C: number;
+  },
 ): Op[] {
   const { out, tokens, pos, wte, wpe, B, C } = args;
   const label = "embed_at";

@@ -18,10 +18,10 @@ import code from "./matmul.wgsl" with { type: "text" };
 export type MatmulVariant = "reg" | "tiled";
 
 /** Invocations per workgroup of `gemm_reg` and `bias_backward`. */
-const WG = Number(Deno.env.get("MM_WG") ?? 32);
+const WG = 32;
 /** Block of C computed by one invocation of `gemm_reg` (TM rows, TN columns): as in the WGSL. */
-const REG_TM = Number(Deno.env.get("MM_TM") ?? 16);
-const REG_TN = Number(Deno.env.get("MM_TN") ?? 4);
+const REG_TM = 24;
+const REG_TN = 8;
 /** Block of C computed by one workgroup of `gemm_tiled`: as in the WGSL. */
 const TILE = 64;
 
@@ -92,7 +92,7 @@ export function gemm(gpu: Gpu, args: GemmArgs): Op {
   };
   if (!tiled) constants.WG = WG;
   const kernel = getKernel(gpu, {
-    code: (args as any).code ?? code,
+    code,
     entryPoint: tiled ? "gemm_tiled" : "gemm_reg",
     bindings: ["write", "read", "read", "read", "uniform"],
     constants,
@@ -196,7 +196,7 @@ export function biasBackward(
   need(label, dbias, "dbias", OC);
   need(label, dout, "dout", N * OC);
   const kernel = getKernel(gpu, {
-    code: (args as any).code ?? code,
+    code,
     entryPoint: "bias_backward",
     bindings: ["write", "read", "uniform"],
     constants: { WG },

@@ -9,9 +9,8 @@
  * - `gold_score`: the judge's score in [0, 1],
  * - `mean_length`: response length in tokens (end-of-text not counted).
  *
- * Generation is greedy and batched: several prompts share one forward pass per new token (each
- * row sees the last `context` tokens of its own sequence), which costs far fewer waits on the GPU
- * than one prompt at a time.
+ * Generation is greedy, without a KV cache: each new token runs the forward pass over the window,
+ * in a graph only as long as the window needs (see {@linkcode GreedyGenerator}).
  *
  * @module
  */
@@ -52,43 +51,54 @@ export interface JudgedResponse {
   judgement: Judgement;
 }
 
-/** Greedy continuations of many prompts, a batch of rows at a time. */
+/** Window lengths of the generation graphs are multiples of this (capped at the context). */
+const WINDOW_STEP = 32;
+
+/**
+ * Greedy continuations of many prompts, a batch of rows at a time. Each pass runs a graph just
+ * long enough for the longest active window (a multiple of 32 tokens), since causal attention
+ * makes later positions irrelevant: short sequences cost less than a full-context pass.
+ */
 export class GreedyGenerator {
   readonly gpt: Gpt;
-  readonly graph: Graph;
+  /** Rows generated per forward pass. */
+  readonly rows: number;
+  #graphs = new Map<number, Graph>();
   #staging: GPUBuffer;
 
   /**
-   * `rows` prompts are generated together (fewer when the logits of `rows` windows would pass
-   * 128 MiB).
+   * `rows` prompts are generated together (fewer when the logits of `rows` full windows would
+   * pass 128 MiB).
    */
-  constructor(gpt: Gpt, rows = 8) {
+  constructor(gpt: Gpt, rows = 1) {
     const { context: T, vocabSize: V } = gpt.config;
-    const B = Math.max(1, Math.min(rows, Math.floor((128 << 20) / (T * V * 4))));
+    this.rows = Math.max(1, Math.min(rows, Math.floor((128 << 20) / (T * V * 4))));
     this.gpt = gpt;
-    this.graph = new Graph(gpt, { B, T, training: false });
     this.#staging = gpt.gpu.device.createBuffer({
       label: "greedy logits",
-      size: B * V * 4,
+      size: this.rows * V * 4,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
   }
 
-  /** Rows generated per forward pass. */
-  get rows(): number {
-    return this.graph.B;
+  #graph(length: number): Graph {
+    const T = Math.min(this.gpt.config.context, Math.ceil(length / WINDOW_STEP) * WINDOW_STEP);
+    let g = this.#graphs.get(T);
+    if (!g) {
+      g = new Graph(this.gpt, { B: this.rows, T, training: false });
+      this.#graphs.set(T, g);
+    }
+    return g;
   }
 
-  /** Logits (V) after each sequence (at most `rows` of them, each seen through its last T). */
+  /** Logits (V) after each sequence (at most `rows` of them, each seen through its last context). */
   async #nextLogits(seqs: readonly number[][]): Promise<Float32Array[]> {
-    const g = this.graph, gpu = this.gpt.gpu, T = g.T, V = this.gpt.config.vocabSize;
+    const gpu = this.gpt.gpu, V = this.gpt.config.vocabSize;
+    const windows = seqs.map((s) => s.slice(-this.gpt.config.context));
+    const g = this.#graph(Math.max(...windows.map((w) => w.length)));
+    const T = g.T;
     const inputs = new Uint32Array(g.B * T);
-    const last: number[] = [];
-    seqs.forEach((s, b) => {
-      const window = s.slice(-T);
-      inputs.set(window, b * T);
-      last.push(window.length - 1);
-    });
+    windows.forEach((w, b) => inputs.set(w, b * T));
     const t = g.io.get("inputs");
     gpu.device.queue.writeBuffer(t.buffer, t.offset, inputs);
     const enc = gpu.device.createCommandEncoder({ label: "greedy" });
@@ -96,10 +106,10 @@ export class GreedyGenerator {
     encodeOps(pass, g.forward);
     pass.end();
     const logits = g.acts.get("logits");
-    last.forEach((pos, b) => {
+    windows.forEach((w, b) => {
       enc.copyBufferToBuffer(
         logits.buffer,
-        logits.offset + (b * T + pos) * V * 4,
+        logits.offset + (b * T + w.length - 1) * V * 4,
         this.#staging,
         b * V * 4,
         V * 4,
@@ -125,10 +135,8 @@ export class GreedyGenerator {
     for (const p of prompts) {
       if (p.length === 0) throw new RangeError("Generation needs at least one prompt token");
     }
-    let todo = prompts.map((_, i) => i);
-    while (todo.length > 0) {
-      const chunk = todo.slice(0, this.rows);
-      let active = chunk;
+    for (let first = 0; first < prompts.length; first += this.rows) {
+      let active = prompts.slice(first, first + this.rows).map((_, k) => first + k);
       for (let step = 0; step < options.maxTokens && active.length > 0; step++) {
         const logits = await this.#nextLogits(active.map((i) => [...prompts[i], ...out[i]]));
         const still: number[] = [];
@@ -141,14 +149,14 @@ export class GreedyGenerator {
         });
         active = still;
       }
-      todo = todo.slice(chunk.length);
     }
     return out;
   }
 
-  /** Frees the graph. */
+  /** Frees the graphs. */
   destroy(): void {
-    this.graph.destroy();
+    for (const g of this.#graphs.values()) g.destroy();
+    this.#graphs.clear();
     this.#staging.destroy();
   }
 }
@@ -199,7 +207,7 @@ export interface InstructEvalOptions {
   limit?: number;
   /** A generator to reuse (it is not destroyed); default: one made and freed here. */
   generator?: GreedyGenerator;
-  /** Prompts generated together when no generator is given. Default 8. */
+  /** Prompts generated together when no generator is given. Default 1. */
   rows?: number;
   /** Receives every judged response (for samples and reports). */
   onResponse?: (r: JudgedResponse) => void;
@@ -217,7 +225,7 @@ export async function evaluateInstructions(
 ): Promise<InstructMetrics> {
   const { maxTokens = 80, limit = 16 } = options;
   const chosen = selectPrompts(prompts, limit);
-  const generator = options.generator ?? new GreedyGenerator(gpt, options.rows ?? 8);
+  const generator = options.generator ?? new GreedyGenerator(gpt, options.rows ?? 1);
   try {
     const encoded = chosen.map((p) => tokenizer.encode(formatPrompt(p)));
     const outs = await generator.generate(encoded, { maxTokens, stopToken: tokenizer.eot });

@@ -230,7 +230,7 @@ export async function sft(args: string[]): Promise<void> {
       f["eval-prompts"],
     )
     : [];
-  const generator = heldOut.length > 0 ? new GreedyGenerator(gpt, 8) : undefined;
+  const generator = heldOut.length > 0 ? new GreedyGenerator(gpt, 4) : undefined;
   const sampler = f["sample-tokens"] > 0 ? new Sampler(gpt) : undefined;
   const samplePrompt = f.prompt || heldOut[0] || data.val[0].instruction;
 
