@@ -211,7 +211,9 @@ class RecordReader {
       if (required) this.fail(line, `missing "${key}"${where}`);
       return undefined;
     }
-    if (typeof v !== "string") this.fail(line, `"${key}"${where} must be a string, got ${describe(v)}`);
+    if (typeof v !== "string") {
+      this.fail(line, `"${key}"${where} must be a string, got ${describe(v)}`);
+    }
     if (required && v.trim() === "") this.fail(line, `"${key}"${where} is empty`);
     return v;
   }

@@ -52,7 +52,9 @@ Deno.test("prompt-completion, chat and self-instruct records", () => {
         { role: "assistant", content: "Apple." },
       ],
     }) + "\n" +
-      JSON.stringify({ messages: [{ role: "user", content: "Q" }, { role: "assistant", content: "A" }] }),
+      JSON.stringify({
+        messages: [{ role: "user", content: "Q" }, { role: "assistant", content: "A" }],
+      }),
     "c.jsonl",
   );
   assertEquals(chat.format, "chat");
@@ -101,21 +103,69 @@ Deno.test("the Self-Instruct seed tasks parse (skipped without the file)", async
 
 /** Malformed data: the error names the file and the line. */
 const BAD: [string, string, RegExp][] = [
-  ["invalid JSON line", '{"instruction": "a", "output": "b"}\n{"instruction": "a" "output"}\n', /bad\.jsonl line 2: invalid JSON/],
-  ["invalid JSON in an array", '[\n  {"instruction": "a", "output": "b"},\n  {"instruction" "a"}\n]', /bad\.jsonl line 3: invalid JSON/],
-  ["missing output", '{"instruction": "a", "output": "b"}\n\n{"instruction": "a", "input": "x"}\n', /bad\.jsonl line 3: missing "output" \(alpaca record\): fix the record or pass --format/],
-  ["missing field in an array", '[\n{"instruction": "a", "output": "b"},\n{"instruction": "c"}\n]', /bad\.jsonl line 3: missing "output"/],
-  ["wrong type", '{"instruction": "a", "output": 7}', /line 1: "output" must be a string, got a number/],
+  [
+    "invalid JSON line",
+    '{"instruction": "a", "output": "b"}\n{"instruction": "a" "output"}\n',
+    /bad\.jsonl line 2: invalid JSON/,
+  ],
+  [
+    "invalid JSON in an array",
+    '[\n  {"instruction": "a", "output": "b"},\n  {"instruction" "a"}\n]',
+    /bad\.jsonl line 3: invalid JSON/,
+  ],
+  [
+    "missing output",
+    '{"instruction": "a", "output": "b"}\n\n{"instruction": "a", "input": "x"}\n',
+    /bad\.jsonl line 3: missing "output" \(alpaca record\): fix the record or pass --format/,
+  ],
+  [
+    "missing field in an array",
+    '[\n{"instruction": "a", "output": "b"},\n{"instruction": "c"}\n]',
+    /bad\.jsonl line 3: missing "output"/,
+  ],
+  [
+    "wrong type",
+    '{"instruction": "a", "output": 7}',
+    /line 1: "output" must be a string, got a number/,
+  ],
   ["empty response", '{"prompt": "a", "completion": "  "}', /line 1: "completion" is empty/],
-  ["not an object", '{"prompt": "a", "completion": "b"}\n[1, 2]\n', /line 2: expected a JSON object, got an array/],
-  ["unknown format", '{"text": "hello"}', /line 1: cannot tell the format \(keys "text"\).*--format/],
+  [
+    "not an object",
+    '{"prompt": "a", "completion": "b"}\n[1, 2]\n',
+    /line 2: expected a JSON object, got an array/,
+  ],
+  [
+    "unknown format",
+    '{"text": "hello"}',
+    /line 1: cannot tell the format \(keys "text"\).*--format/,
+  ],
   ["empty file", "\n  \n", /bad\.jsonl is empty/],
   ["empty array", "[]", /bad\.jsonl is an empty JSON array/],
-  ["chat ends with user", '{"messages": [{"role": "user", "content": "hi"}]}', /line 1: the last message must be an "assistant" turn/],
-  ["chat bad role", '{"messages": [{"role": "bot", "content": "hi"}]}', /line 1: unknown role "bot"/],
-  ["chat two users", '{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "assistant", "content": "c"}]}', /two "user" messages in a row/],
-  ["instances not an array", '{"instruction": "a", "instances": {"output": "b"}}', /"instances" must be an array, got an object/],
-  ["instance without output", '{"instruction": "a", "instances": [{"input": "b"}]}', /line 1: missing "output" in instance 1/],
+  [
+    "chat ends with user",
+    '{"messages": [{"role": "user", "content": "hi"}]}',
+    /line 1: the last message must be an "assistant" turn/,
+  ],
+  [
+    "chat bad role",
+    '{"messages": [{"role": "bot", "content": "hi"}]}',
+    /line 1: unknown role "bot"/,
+  ],
+  [
+    "chat two users",
+    '{"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}, {"role": "assistant", "content": "c"}]}',
+    /two "user" messages in a row/,
+  ],
+  [
+    "instances not an array",
+    '{"instruction": "a", "instances": {"output": "b"}}',
+    /"instances" must be an array, got an object/,
+  ],
+  [
+    "instance without output",
+    '{"instruction": "a", "instances": [{"input": "b"}]}',
+    /line 1: missing "output" in instance 1/,
+  ],
 ];
 
 for (const [name, text, pattern] of BAD) {

@@ -103,6 +103,16 @@ async function createGpu(): Promise<Gpu> {
       console.error(`WebGPU error: ${err.message}`);
     }
   });
+  device.lost.then((info) => {
+    if (info.reason === "destroyed") return;
+    console.error(
+      `error: the GPU device was lost (${
+        info.message || "no reason given"
+      }): the driver may have ` +
+        `reset or run out of memory; lower --batch or --context, or use a smaller model`,
+    );
+    Deno.exit(3);
+  });
   const limits = {} as GpuLimits;
   for (const k of LIMIT_NAMES) limits[k] = device.limits[k];
   const name = adapter.info.description || adapter.info.vendor || "unknown adapter";

@@ -125,6 +125,30 @@ export function getKernel(gpu: Gpu, spec: KernelSpec): Kernel {
 let pending: Promise<string | undefined>[] = [];
 
 /**
+ * Runs `fn` (which creates GPU objects) inside validation and out-of-memory error scopes, without
+ * waiting: a failure is reported by the next {@linkcode assertNoGpuErrors}, as `label: message`.
+ */
+export function deferErrors<T>(gpu: Gpu, label: string, fn: () => T): T {
+  gpu.device.pushErrorScope("out-of-memory");
+  gpu.device.pushErrorScope("validation");
+  try {
+    return fn();
+  } finally {
+    const validation = gpu.device.popErrorScope();
+    const oom = gpu.device.popErrorScope();
+    pending.push(
+      Promise.all([validation, oom]).then(([v, o]) =>
+        o
+          ? `${label}: out of GPU memory (${o.message}): lower --batch or --context, or use a smaller model`
+          : v
+          ? `${label}: ${v.message}`
+          : undefined
+      ),
+    );
+  }
+}
+
+/**
  * Waits for the error scopes of every kernel and op created so far and throws the first error.
  * Model and test setup call it once after building their ops (one wait, not one per op).
  */

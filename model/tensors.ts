@@ -5,7 +5,7 @@
  * @module
  */
 import { createStorageBuffer, fmtBytes, type Gpu, GpuError } from "../gpu/device.ts";
-import type { Tensor } from "../gpu/kernel.ts";
+import { deferErrors, type Tensor } from "../gpu/kernel.ts";
 
 /** A tensor to lay out: name and shape (elements of 4 bytes: f32 or u32). */
 export interface TensorSpec {
@@ -77,9 +77,14 @@ export class TensorTable {
           `${fmtBytes(gpu.limits.maxBufferSize)}: use a smaller model`,
       );
     }
-    const buffers = options.contiguous
-      ? [createStorageBuffer(gpu, total, label)]
-      : placed.map((p) => createStorageBuffer(gpu, p.length * 4, `${label}.${p.spec.name}`));
+    const buffers = deferErrors(
+      gpu,
+      `${label} (${fmtBytes(total)})`,
+      () =>
+        options.contiguous
+          ? [createStorageBuffer(gpu, total, label)]
+          : placed.map((p) => createStorageBuffer(gpu, p.length * 4, `${label}.${p.spec.name}`)),
+    );
     const tensors = new Map<string, Tensor>();
     placed.forEach((p, i) => {
       if (tensors.has(p.spec.name)) throw new Error(`${label}: duplicate tensor ${p.spec.name}`);

@@ -9,6 +9,7 @@
 import type { Schema, Values } from "./_cli.ts";
 import { PRESETS } from "../model/config.ts";
 import type { Batch, StepHyper, Trainer } from "../model/trainer.ts";
+import { assertNoGpuErrors } from "../gpu/kernel.ts";
 
 /** Flags of the model shape (used when a stage creates a new model). */
 export const MODEL_FLAGS = {
@@ -195,6 +196,7 @@ export interface LoopResult {
  */
 export async function trainLoop(ctx: LoopContext): Promise<LoopResult> {
   const { trainer, flags: f, log } = ctx;
+  await assertNoGpuErrors(); // every kernel, bind group and buffer built so far is valid
   let stopRequested = false;
   const onSignal = () => {
     if (stopRequested) Deno.exit(130);

@@ -41,11 +41,11 @@ export const PRETRAIN_FLAGS = {
   ...MODEL_FLAGS,
   ...trainingFlags({
     out: "checkpoints/pretrain",
-    steps: 600,
+    steps: 250,
     lr: 3e-3,
     warmup: 30,
-    batch: 8,
-    evalEvery: 200,
+    batch: 4,
+    evalEvery: 125,
   }),
   "val-fraction": {
     default: 0.1,

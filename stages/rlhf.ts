@@ -149,7 +149,7 @@ export const RLHF_FLAGS = {
     int: true,
   },
   "rm-eval-every": {
-    default: 20,
+    default: 30,
     help: "RM: steps between accuracy checks (0: end only)",
     min: 0,
     int: true,

@@ -231,8 +231,12 @@ export async function sft(args: string[]): Promise<void> {
     )
     : [];
   const generator = heldOut.length > 0 ? new GreedyGenerator(gpt, 4) : undefined;
-  const sampler = f["sample-tokens"] > 0 ? new Sampler(gpt) : undefined;
+  // The sample is the evaluation's response to the first held-out prompt unless --prompt is given.
   const samplePrompt = f.prompt || heldOut[0] || data.val[0].instruction;
+  const sampler = f["sample-tokens"] > 0 && samplePrompt !== heldOut[0]
+    ? new Sampler(gpt)
+    : undefined;
+  let heldOutSample = "";
 
   const initDir = f.resume ? (state.init as string) ?? "?" : f.init;
   const initStage = f.resume ? "sft" : String(checkpoint.state.stage ?? "unknown");
@@ -256,6 +260,9 @@ export async function sft(args: string[]): Promise<void> {
         maxTokens: f["eval-tokens"],
         limit: 0,
         generator,
+        onResponse: (r) => {
+          if (r.prompt === heldOut[0]) heldOutSample = r.response;
+        },
       })
       : undefined;
   let initMetrics = f.resume ? state.init_metrics as InstructMetrics | undefined : undefined;
@@ -295,16 +302,18 @@ export async function sft(args: string[]): Promise<void> {
       return { ...lastMetrics };
     }
     : undefined;
-  const sample = sampler
-    ? async () => {
+  const sample = f["sample-tokens"] === 0
+    ? undefined
+    : !sampler
+    ? () => Promise.resolve(`${samplePrompt} → ${heldOutSample}`)
+    : async () => {
       const ids = await sampler.generate(tokenizer.encode(formatPrompt(samplePrompt)), {
         maxTokens: f["sample-tokens"],
         temperature: 0,
         stopToken: tokenizer.eot,
       });
       return `${samplePrompt} → ${tokenizer.decode(ids)}`;
-    }
-    : undefined;
+    };
   const save = async () => {
     const [params, m, v] = await Promise.all([
       readTable(gpu, gpt.params),
