@@ -3,9 +3,11 @@
  * weight (OC, C) row-major and bias (OC). {@linkcode gemm} is the general product the forward and
  * backward launchers are built from; other layers may use it too.
  *
- * Two kernel variants: `"reg"` (register tiling, no workgroup memory or barriers: the fast one on
- * CPU adapters such as lavapipe) and `"tiled"` (workgroup-memory tiles: for GPUs). The default
- * follows `gpu.isCpu`; tests force either.
+ * Kernel variants: `"reg"` (register tiling, no workgroup memory or barriers: the fast one on CPU
+ * adapters such as lavapipe; it reads the operands as vec4s where the shape allows, and falls back
+ * to scalar loads elsewhere), `"scalar"` (the register-tiled kernel with scalar loads only, for
+ * tests and benchmarks) and `"tiled"` (workgroup-memory tiles: for GPUs). The default follows
+ * `gpu.isCpu`; tests force each.
  *
  * @module
  */
@@ -14,8 +16,11 @@ import { createUniform } from "../gpu/device.ts";
 import { getKernel, grid, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
 import code from "./matmul.wgsl" with { type: "text" };
 
-/** Which product kernel runs: register-tiled (CPU adapters) or workgroup-memory tiled (GPUs). */
-export type MatmulVariant = "reg" | "tiled";
+/**
+ * Which product kernel runs: register-tiled (CPU adapters; `"scalar"` forbids its vec4 loads) or
+ * workgroup-memory tiled (GPUs).
+ */
+export type MatmulVariant = "reg" | "scalar" | "tiled";
 
 /** Invocations per workgroup of `gemm_reg` and `bias_backward`. */
 const WG = 32;
@@ -24,6 +29,15 @@ const REG_TM = 24;
 const REG_TN = 8;
 /** Block of C computed by one workgroup of `gemm_tiled`: as in the WGSL. */
 const TILE = 64;
+/** Blocks of the vec4 kernels, as in the WGSL: rows (uniform) x columns per invocation. */
+const DOT_TM = 24, DOT_TN = 8; // gemm_dot
+const NN_TM = 16, NN_TN = 4 * 2; // gemm_nn
+const TN_TM = 4 * 4, TN_TN = 4 * 2; // gemm_tn
+/**
+ * Most k steps one pass may loop over: CPU adapters stop any invocation's loops silently after
+ * 65535 iterations, so longer sums are split into passes that accumulate. A multiple of 8.
+ */
+const MAX_LOOP = 16384;
 
 /** The variant used when none is asked for: register tiling on CPU adapters. */
 export function defaultVariant(gpu: Gpu): MatmulVariant {
@@ -70,11 +84,51 @@ function checkSizes(label: string, sizes: Record<string, number>): void {
   }
 }
 
+/** The entry point of `variant` for a product of this shape, with its block of C per workgroup. */
+function pickKernel(
+  variant: MatmulVariant,
+  M: number,
+  N: number,
+  K: number,
+  transA: boolean,
+  transB: boolean,
+  vec4Bindable: boolean,
+): { entryPoint: string; rows: number; cols: number; kPerIter: number } {
+  if (variant === "tiled") return { entryPoint: "gemm_tiled", rows: TILE, cols: TILE, kPerIter: 1 };
+  if (variant === "reg" && vec4Bindable) {
+    if (!transA && transB && K % 4 === 0) {
+      return { entryPoint: "gemm_dot", rows: DOT_TM, cols: WG * DOT_TN, kPerIter: 4 };
+    }
+    if (!transA && !transB && K % 4 === 0 && N % 4 === 0) {
+      return { entryPoint: "gemm_nn", rows: NN_TM, cols: WG * NN_TN, kPerIter: 4 };
+    }
+    if (transA && !transB && M % 4 === 0 && N % 4 === 0) {
+      return { entryPoint: "gemm_tn", rows: TN_TM, cols: WG * TN_TN, kPerIter: 1 };
+    }
+  }
+  return { entryPoint: "gemm_reg", rows: REG_TM, cols: WG * REG_TN, kPerIter: 1 };
+}
+
+/** Whether A and B can be bound as arrays of vec4 (16-byte offsets and sizes). */
+function vec4Bindable(args: GemmArgs): boolean {
+  return [args.a, args.b].every((t) => t.offset % 16 === 0 && t.length % 4 === 0);
+}
+
+/** Which kernel {@linkcode gemm} runs for these arguments (for tests and benchmarks). */
+export function gemmKernelName(gpu: Gpu, args: GemmArgs): string {
+  const { M, N, K } = args;
+  const variant = args.variant ?? defaultVariant(gpu);
+  return pickKernel(variant, M, N, K, !!args.transA, !!args.transB, vec4Bindable(args))
+    .entryPoint;
+}
+
 /**
  * C (M, N) (+)= alpha · op(A) (M, K) @ op(B) (K, N) [+ bias (N)], row-major, where op(X) is X or
- * X^T as the transpose flags say. Deterministic: every element is one invocation's ordered sum.
+ * X^T as the transpose flags say, as one op or more: on CPU adapters, a K too long for one loop is
+ * split into passes over ranges of k, the later ones accumulating (same order of summation per
+ * element, so still deterministic). Every element is one invocation's ordered sum.
  */
-export function gemm(gpu: Gpu, args: GemmArgs): Op {
+export function gemmPasses(gpu: Gpu, args: GemmArgs): Op[] {
   const { c, a, b, bias, M, N, K } = args;
   const label = args.label ?? "gemm";
   checkSizes(label, { M, N, K });
@@ -83,26 +137,51 @@ export function gemm(gpu: Gpu, args: GemmArgs): Op {
   need(label, b, "B", K * N);
   if (bias) need(label, bias, "bias", N);
   const variant = args.variant ?? defaultVariant(gpu);
-  const tiled = variant === "tiled";
-  const constants: Record<string, number> = {
-    TRANS_A: args.transA ? 1 : 0,
-    TRANS_B: args.transB ? 1 : 0,
-    ACCUMULATE: args.accumulate ? 1 : 0,
-    HAS_BIAS: bias ? 1 : 0,
-  };
-  if (!tiled) constants.WG = WG;
-  const kernel = getKernel(gpu, {
-    code,
-    entryPoint: tiled ? "gemm_tiled" : "gemm_reg",
-    bindings: ["write", "read", "read", "read", "uniform"],
-    constants,
-  });
-  const u = createUniform(gpu, params([M, N, K, { f32: args.alpha ?? 1 }]), `${label}.params`);
-  const workgroups: [number, number] = tiled
-    ? [Math.ceil(N / TILE), Math.ceil(M / TILE)]
-    : [Math.ceil(N / (WG * REG_TN)), Math.ceil(M / REG_TM)];
-  // Without a bias, B stands in for the unused binding (both read-only).
-  return makeOp(gpu, kernel, [c, a, b, bias ?? b, u], workgroups);
+  const pick = pickKernel(variant, M, N, K, !!args.transA, !!args.transB, vec4Bindable(args));
+  const chunk = gpu.isCpu ? MAX_LOOP * pick.kPerIter : K;
+  const ops: Op[] = [];
+  for (let k0 = 0; k0 < K; k0 += chunk) {
+    const first = k0 === 0;
+    const constants: Record<string, number> = {
+      TRANS_A: args.transA ? 1 : 0,
+      TRANS_B: args.transB ? 1 : 0,
+      ACCUMULATE: args.accumulate || !first ? 1 : 0,
+      HAS_BIAS: bias && first ? 1 : 0,
+    };
+    if (variant !== "tiled") constants.WG = WG;
+    const kernel = getKernel(gpu, {
+      code,
+      entryPoint: pick.entryPoint,
+      bindings: ["write", "read", "read", "read", "uniform"],
+      constants,
+    });
+    const k1 = Math.min(K, k0 + chunk);
+    const u = createUniform(
+      gpu,
+      params([M, N, K, { f32: args.alpha ?? 1 }, k0, k1]),
+      `${label}.params`,
+    );
+    const workgroups: [number, number] = [Math.ceil(N / pick.cols), Math.ceil(M / pick.rows)];
+    // Without a bias, B stands in for the unused binding (both read-only).
+    ops.push(makeOp(gpu, kernel, [c, a, b, bias ?? b, u], workgroups));
+  }
+  return ops;
+}
+
+/**
+ * C (M, N) (+)= alpha · op(A) (M, K) @ op(B) (K, N) [+ bias (N)], row-major, where op(X) is X or
+ * X^T as the transpose flags say. Deterministic: every element is one invocation's ordered sum.
+ * One op: throws if this adapter needs the product split ({@linkcode gemmPasses} splits it).
+ */
+export function gemm(gpu: Gpu, args: GemmArgs): Op {
+  const ops = gemmPasses(gpu, args);
+  if (ops.length !== 1) {
+    throw new RangeError(
+      `${args.label ?? "gemm"}: K = ${args.K} needs ${ops.length} passes on this adapter: ` +
+        `use gemmPasses`,
+    );
+  }
+  return ops[0];
 }
 
 /** out (N, OC) = inp (N, C) @ weight (OC, C)^T + bias (OC). bias optional. out is written. */
@@ -120,7 +199,7 @@ export function matmulForward(
   },
 ): Op[] {
   const { out, inp, weight, bias, N, C, OC, variant } = args;
-  return [gemm(gpu, {
+  return gemmPasses(gpu, {
     c: out,
     a: inp,
     b: weight,
@@ -131,7 +210,7 @@ export function matmulForward(
     transB: true,
     variant,
     label: "matmul_forward",
-  })];
+  });
 }
 
 /**
@@ -158,7 +237,7 @@ export function matmulBackward(
   const { dinp, dweight, dbias, dout, inp, weight, N, C, OC, variant } = args;
   const ops: Op[] = [];
   if (dinp) {
-    ops.push(gemm(gpu, {
+    ops.push(...gemmPasses(gpu, {
       c: dinp,
       a: dout,
       b: weight,
@@ -169,7 +248,7 @@ export function matmulBackward(
       label: "matmul_backward.dinp",
     }));
   }
-  ops.push(gemm(gpu, {
+  ops.push(...gemmPasses(gpu, {
     c: dweight,
     a: dout,
     b: inp,

@@ -2,10 +2,14 @@
  * Times the matmul kernels on the shapes of the small benchmark config (N = B·T = 1024, C = 256)
  * and the same products on the CPU with ml-matrix, and prints GFLOP/s per shape.
  *
- *     deno run -A kernels/matmul_bench.ts [--variant=reg|tiled] [--seconds=0.5] [--no-cpu]
+ *     deno run -A kernels/matmul_bench.ts [--variant=reg|scalar|tiled] [--vs=scalar]
+ *         [--seconds=0.5] [--rounds=3] [--no-cpu]
  *
  * Each GPU product is warmed up, then dispatched many times in one pass of one submit, with one
- * wait at the end.
+ * wait at the end. `--vs` times a second variant on the same products, alternating with the
+ * first, round after round (the best round counts): on a shared machine compare variants only
+ * within one run. Besides wall time it reports the process CPU time (all threads, from
+ * /proc/self/task/<id>/schedstat, where available) as GFLOP per CPU second.
  *
  * @module
  */
@@ -13,7 +17,14 @@ import { Matrix } from "ml-matrix";
 import { getGpu } from "../gpu/device.ts";
 import { assertNoGpuErrors, createTensor, encodeOps, type Op } from "../gpu/kernel.ts";
 import { Rng } from "../data/rng.ts";
-import { biasBackward, defaultVariant, gemm, type MatmulVariant } from "./matmul.ts";
+import {
+  biasBackward,
+  defaultVariant,
+  gemm,
+  type GemmArgs,
+  gemmKernelName,
+  type MatmulVariant,
+} from "./matmul.ts";
 
 function flag(name: string): string | undefined {
   const hit = Deno.args.find((a) => a === `--${name}` || a.startsWith(`--${name}=`));
@@ -23,29 +34,66 @@ function flag(name: string): string | undefined {
 
 const gpu = await getGpu();
 const variantFlag = flag("variant");
-if (variantFlag !== undefined && variantFlag !== "reg" && variantFlag !== "tiled") {
-  throw new Error(`Unknown variant "${variantFlag}": use reg or tiled`);
+const VARIANTS = ["reg", "scalar", "tiled"];
+const vsFlag = flag("vs");
+for (const v of [variantFlag, vsFlag]) {
+  if (v !== undefined && !VARIANTS.includes(v)) {
+    throw new Error(`Unknown variant "${v}": use reg, scalar or tiled`);
+  }
 }
 const variant: MatmulVariant = (variantFlag as MatmulVariant | undefined) ?? defaultVariant(gpu);
+const vs = vsFlag as MatmulVariant | undefined;
 const seconds = Number(flag("seconds") ?? 0.5);
+const rounds = Math.max(1, Number(flag("rounds") ?? 3));
 const withCpu = flag("no-cpu") === undefined;
 
-/** Runs `op` `reps` times in one pass and one submit; returns ms per dispatch. */
-async function timeOp(op: Op, reps: number): Promise<number> {
+/** CPU seconds used by this process so far, all threads (NaN where /proc is not there). */
+function cpuSeconds(): number {
+  try {
+    let ns = 0;
+    for (const t of Deno.readDirSync("/proc/self/task")) {
+      try {
+        ns += Number(Deno.readTextFileSync(`/proc/self/task/${t.name}/schedstat`).split(" ")[0]);
+      } catch { /* the thread ended */ }
+    }
+    return ns / 1e9;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Runs `op` `reps` times in one pass and one submit; returns wall and CPU ms per dispatch. */
+async function timeOp(op: Op, reps: number): Promise<{ wall: number; cpu: number }> {
   const enc = gpu.device.createCommandEncoder();
   const pass = enc.beginComputePass();
   encodeOps(pass, Array(reps).fill(op));
   pass.end();
+  const c0 = cpuSeconds();
   const t0 = performance.now();
   gpu.device.queue.submit([enc.finish()]);
   await gpu.device.queue.onSubmittedWorkDone();
-  return (performance.now() - t0) / reps;
+  const wall = (performance.now() - t0) / reps;
+  return { wall, cpu: (cpuSeconds() - c0) * 1000 / reps };
 }
 
-async function benchGpu(op: Op): Promise<number> {
+/** A product timed on the GPU: the best wall and CPU time per dispatch over the rounds. */
+interface Timed {
+  op: Op;
+  reps: number;
+  wall: number;
+  cpu: number;
+}
+
+async function prepare(op: Op): Promise<Timed> {
   const first = await timeOp(op, 1); // warm-up (and a first estimate)
-  const reps = Math.max(3, Math.min(200, Math.ceil(seconds * 1000 / Math.max(first, 0.01))));
-  return await timeOp(op, reps);
+  const reps = Math.max(3, Math.min(200, Math.ceil(seconds * 1000 / Math.max(first.wall, 0.01))));
+  return { op, reps, wall: Infinity, cpu: Infinity };
+}
+
+async function round(t: Timed): Promise<void> {
+  const r = await timeOp(t.op, t.reps);
+  t.wall = Math.min(t.wall, r.wall);
+  t.cpu = Math.min(t.cpu, r.cpu);
 }
 
 function benchCpu(f: () => unknown): number {
@@ -64,15 +112,19 @@ const shapes = [
 const N = 1024;
 const rng = new Rng(1);
 
-console.log(`adapter: ${gpu.name} (${gpu.backend}), variant ${variant}, N = ${N}`);
+console.log(
+  `adapter: ${gpu.name} (${gpu.backend}), variant ${variant}${vs ? ` vs ${vs}` : ""}, N = ${N}`,
+);
 if (withCpu) {
   // Warm up the JIT on ml-matrix's product before timing it.
   Matrix.rand(64, 64).mmul(Matrix.rand(64, 64));
 }
-const header = ["shape", "product", "(M, N, K)", "gpu ms", "GFLOP/s"];
+const gf = (flops: number, ms: number) => (flops / ms / 1e6).toFixed(2);
+const header = ["shape", "product", "(M, N, K)", "kernel", "ms", "GFLOP/s", "GF/cpu-s"];
+if (vs) header.push(`${vs} kernel`, "ms", "GFLOP/s", "GF/cpu-s", "speedup");
 if (withCpu) header.push("cpu ms", "GFLOP/s", "gpu/cpu");
 const rows: string[][] = [header];
-let gpuTotal = 0, cpuTotal = 0, flopTotal = 0;
+const totals = { wall: 0, cpu: 0, vsWall: 0, vsCpu: 0, cpuRef: 0, flops: 0 };
 for (const s of shapes) {
   const { C, OC } = s;
   const xs = rng.normalArray(N * C), ws = rng.normalArray(OC * C), dys = rng.normalArray(N * OC);
@@ -85,8 +137,6 @@ for (const s of shapes) {
   const dweight = createTensor(gpu, [OC, C], "dweight");
   const dbias = createTensor(gpu, [OC], "dbias");
   const flops = 2 * N * C * OC;
-  const products: { product: string; mnk: number[]; op: Op; cpu: () => unknown; flops: number }[] =
-    [];
   const x = withCpu ? new Matrix(N, C) : undefined;
   const w = withCpu ? new Matrix(OC, C) : undefined;
   const dy = withCpu ? new Matrix(N, OC) : undefined;
@@ -96,85 +146,118 @@ for (const s of shapes) {
     for (let i = 0; i < N * OC; i++) dy.set(Math.floor(i / OC), i % OC, dys[i]);
   }
   const wT = w?.transpose(), dyT = dy?.transpose();
-  products.push({
-    product: "forward",
-    mnk: [N, OC, C],
-    op: gemm(gpu, { c: out, a: inp, b: weight, bias, M: N, N: OC, K: C, transB: true, variant }),
-    cpu: () => x!.mmul(wT!),
+  const gemms: { product: string; args: GemmArgs; cpu: () => unknown }[] = [
+    {
+      product: "forward",
+      args: { c: out, a: inp, b: weight, bias, M: N, N: OC, K: C, transB: true },
+      cpu: () => x!.mmul(wT!),
+    },
+    {
+      product: "dinp",
+      args: { c: dinp, a: dout, b: weight, M: N, N: C, K: OC },
+      cpu: () => dy!.mmul(w!),
+    },
+    {
+      product: "dweight",
+      args: { c: dweight, a: dout, b: inp, M: OC, N: C, K: N, transA: true, accumulate: true },
+      cpu: () => dyT!.mmul(x!),
+    },
+  ];
+  const products = gemms.map((g) => ({
+    ...g,
+    mnk: [g.args.M, g.args.N, g.args.K],
     flops,
-  });
-  products.push({
-    product: "dinp",
-    mnk: [N, C, OC],
-    op: gemm(gpu, { c: dinp, a: dout, b: weight, M: N, N: C, K: OC, variant }),
-    cpu: () => dy!.mmul(w!),
-    flops,
-  });
-  products.push({
-    product: "dweight",
-    mnk: [OC, C, N],
-    op: gemm(gpu, {
-      c: dweight,
-      a: dout,
-      b: inp,
-      M: OC,
-      N: C,
-      K: N,
-      transA: true,
-      accumulate: true,
-      variant,
-    }),
-    cpu: () => dyT!.mmul(x!),
-    flops,
-  });
+    kernels: [variant, vs].map((v) => v && gemmKernelName(gpu, { ...g.args, variant: v })),
+    ops: [variant, vs].map((v) => v && gemm(gpu, { ...g.args, variant: v })),
+  }));
   if (s.bias) {
+    const op = biasBackward(gpu, { dbias, dout, N, OC });
     products.push({
       product: "dbias",
+      args: undefined as unknown as GemmArgs,
       mnk: [OC, N],
-      op: biasBackward(gpu, { dbias, dout, N, OC }),
       cpu: () => dy!.sum("column"),
       flops: N * OC,
+      kernels: ["bias_backward", vs && "bias_backward"],
+      ops: [op, vs && op],
     });
   }
   await assertNoGpuErrors();
+  const timed: (Timed | undefined)[][] = [];
   for (const p of products) {
-    const ms = await benchGpu(p.op);
+    timed.push(await Promise.all(p.ops.map((op) => op ? prepare(op) : undefined)));
+  }
+  for (let r = 0; r < rounds; r++) {
+    for (const t of timed.flat()) if (t) await round(t);
+  }
+  products.forEach((p, i) => {
+    const [t, tv] = timed[i];
     const row = [
       `${s.name} C=${C} OC=${OC}`,
       p.product,
       `(${p.mnk.join(", ")})`,
-      ms.toFixed(2),
-      (p.flops / ms / 1e6).toFixed(2),
+      p.kernels[0]!,
+      t!.wall.toFixed(2),
+      gf(p.flops, t!.wall),
+      gf(p.flops, t!.cpu),
     ];
+    if (tv) {
+      row.push(
+        p.kernels[1]!,
+        tv.wall.toFixed(2),
+        gf(p.flops, tv.wall),
+        gf(p.flops, tv.cpu),
+        (tv.cpu / t!.cpu).toFixed(2) + "x",
+      );
+    }
     if (p.product !== "dbias") {
-      gpuTotal += ms;
-      flopTotal += p.flops;
+      totals.wall += t!.wall;
+      totals.cpu += t!.cpu;
+      totals.vsWall += tv?.wall ?? 0;
+      totals.vsCpu += tv?.cpu ?? 0;
+      totals.flops += p.flops;
     }
     if (withCpu) {
       const cms = benchCpu(p.cpu);
-      if (p.product !== "dbias") cpuTotal += cms;
-      row.push(cms.toFixed(1), (p.flops / cms / 1e6).toFixed(2), (cms / ms).toFixed(1) + "x");
+      if (p.product !== "dbias") totals.cpuRef += cms;
+      row.push(cms.toFixed(1), gf(p.flops, cms), (cms / t!.wall).toFixed(1) + "x");
     }
     rows.push(row);
-  }
+  });
   for (const t of [inp, weight, bias, out, dout, dinp, dweight, dbias]) t?.buffer.destroy();
 }
 const total = [
   "all products",
   "",
   "",
-  gpuTotal.toFixed(1),
-  (flopTotal / gpuTotal / 1e6).toFixed(2),
+  "",
+  totals.wall.toFixed(1),
+  gf(totals.flops, totals.wall),
+  gf(totals.flops, totals.cpu),
 ];
+if (vs) {
+  total.push(
+    "",
+    totals.vsWall.toFixed(1),
+    gf(totals.flops, totals.vsWall),
+    gf(totals.flops, totals.vsCpu),
+    (totals.vsCpu / totals.cpu).toFixed(2) + "x",
+  );
+}
 if (withCpu) {
   total.push(
-    cpuTotal.toFixed(0),
-    (flopTotal / cpuTotal / 1e6).toFixed(2),
-    (cpuTotal / gpuTotal).toFixed(1) + "x",
+    totals.cpuRef.toFixed(0),
+    gf(totals.flops, totals.cpuRef),
+    (totals.cpuRef / totals.wall).toFixed(1) + "x",
   );
 }
 rows.push(total);
 const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
 for (const r of rows) {
-  console.log(r.map((c, i) => i < 3 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join("  "));
+  console.log(r.map((c, i) => i < 4 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join("  "));
+}
+if (vs) {
+  console.log(
+    `speedup: CPU time of ${vs} / CPU time of ${variant}, best of ${rounds} alternating rounds`,
+  );
 }

@@ -3,7 +3,28 @@ import { createTensor } from "../gpu/kernel.ts";
 import { assertClose, readTensor, runOps } from "../gpu/testing.ts";
 import { Rng } from "../data/rng.ts";
 import * as ref from "./_reference_matmul.ts";
-import { gemm, matmulBackward, matmulForward, type MatmulVariant } from "./matmul.ts";
+import {
+  gemm,
+  gemmKernelName,
+  gemmPasses,
+  matmulBackward,
+  matmulForward,
+  type MatmulVariant,
+} from "./matmul.ts";
+
+function assertEquals<T>(actual: T, expected: T): void {
+  if (actual !== expected) throw new Error(`expected ${expected}, got ${actual}`);
+}
+
+function assertThrows(f: () => unknown, type: new (...args: never[]) => Error): void {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof type) return;
+    throw e;
+  }
+  throw new Error(`expected a ${type.name}`);
+}
 
 const VARIANTS: MatmulVariant[] = ["reg", "tiled"];
 
@@ -126,6 +147,83 @@ for (const variant of VARIANTS) {
     }
   });
 }
+
+// The three products of a linear layer, as gemm flags, and the vec4 kernel "reg" runs for each
+// when the contiguous dimensions are multiples of 4.
+const PRODUCTS = [
+  { kernel: "gemm_dot", transA: false, transB: true, accumulate: false, bias: true, alpha: 1 },
+  { kernel: "gemm_nn", transA: false, transB: false, accumulate: false, bias: false, alpha: 0.5 },
+  { kernel: "gemm_tn", transA: true, transB: false, accumulate: true, bias: false, alpha: 1 },
+];
+
+async function checkGemm(
+  variant: MatmulVariant,
+  [M, N, K]: number[],
+  prod: (typeof PRODUCTS)[number],
+  expectKernel?: string,
+) {
+  const gpu = await getGpu();
+  const rng = new Rng(M * 131 + N * 7 + K);
+  const { transA, transB, accumulate, alpha } = prod;
+  const av = rng.normalArray(M * K);
+  const bv = rng.normalArray(K * N);
+  const biasV = rng.normalArray(N);
+  const c0 = rng.normalArray(M * N);
+  const a = createTensor(gpu, transA ? [K, M] : [M, K], "a", av);
+  const b = createTensor(gpu, transB ? [N, K] : [K, N], "b", bv);
+  const bias = prod.bias ? createTensor(gpu, [N], "bias", biasV) : undefined;
+  const c = createTensor(gpu, [M, N], "c", c0);
+  const args = { c, a, b, bias, M, N, K, transA, transB, accumulate, alpha, variant };
+  if (expectKernel) assertEquals(gemmKernelName(gpu, args), expectKernel);
+  const ops = gemmPasses(gpu, args);
+  await runOps(gpu, ops);
+  const expected = c0.slice();
+  ref.gemm(expected, av, bv, prod.bias ? biasV : undefined, M, N, K, prod);
+  assertClose(await readTensor(gpu, c), expected, {
+    name: `c (${variant}, ${prod.kernel}, ${M}x${N}x${K})`,
+    ...tol(K),
+  });
+  for (const t of [a, b, bias, c]) t?.buffer.destroy();
+  return ops.length;
+}
+
+Deno.test("gemm vec4 kernels: multiples of 4 that are not multiples of the tiles", async () => {
+  const gpu = await getGpu();
+  // 240 columns: every column of an invocation's block is used (8 columns WG = 32 apart in
+  // gemm_dot, 2 vec4s 32 vec4s apart in gemm_nn and gemm_tn), and the last ones are clamped.
+  for (const shape of [[37, 44, 36], [1031, 48, 20], [4, 4, 4], [13, 240, 8]]) {
+    for (const prod of PRODUCTS) {
+      // gemm_tn needs M % 4 == 0 as well: 37 and 1031 rows fall back to the scalar kernel.
+      const vec4 = prod.kernel !== "gemm_tn" || shape[0] % 4 === 0;
+      const expect = gpu.isCpu ? (vec4 ? prod.kernel : "gemm_reg") : undefined;
+      await checkGemm("reg", shape, prod, expect);
+    }
+  }
+  // gemm_tn on the transposed shapes (rows a multiple of 4, not of 16).
+  for (const shape of [[44, 36, 37], [20, 48, 103], [12, 240, 9]]) {
+    await checkGemm("reg", shape, PRODUCTS[2], gpu.isCpu ? "gemm_tn" : undefined);
+  }
+  // "scalar" never picks a vec4 kernel.
+  await checkGemm("scalar", [37, 44, 36], PRODUCTS[0], "gemm_reg");
+});
+
+Deno.test("gemm splits a long K into accumulating passes on CPU adapters", async () => {
+  const gpu = await getGpu();
+  // gemm_tn (and gemm_reg) loops take one k per iteration, gemm_dot and gemm_nn four.
+  const cases: [MatmulVariant, number[], (typeof PRODUCTS)[number]][] = [
+    ["reg", [4, 8, 16400], PRODUCTS[2]], // gemm_tn
+    ["reg", [2, 5, 65540], PRODUCTS[0]], // gemm_dot
+    ["reg", [2, 4, 65540], PRODUCTS[1]], // gemm_nn
+  ];
+  for (const [variant, shape, prod] of cases) {
+    const passes = await checkGemm(variant, shape, prod);
+    assertEquals(passes, gpu.isCpu ? 2 : 1);
+  }
+  const [a, b, c] = ["a", "b", "c"].map((n) => createTensor(gpu, [16400 * 8], n));
+  if (gpu.isCpu) {
+    assertThrows(() => gemm(gpu, { c, a, b, M: 4, N: 8, K: 16400, transA: true }), RangeError);
+  }
+});
 
 Deno.test("matmul variants agree on a benchmark-like shape", async () => {
   const gpu = await getGpu();

@@ -9,17 +9,17 @@
  * - `gold_score`: the judge's score in [0, 1],
  * - `mean_length`: response length in tokens (end-of-text not counted).
  *
- * Generation is greedy, without a KV cache: each new token runs the forward pass over the window,
- * in a graph only as long as the window needs (see {@linkcode GreedyGenerator}).
+ * Generation is greedy, with the KV cache of model/rollout.ts (see {@linkcode GreedyGenerator}).
  *
  * @module
  */
-import { throwUncapturedErrors } from "../gpu/device.ts";
-import { encodeOps } from "../gpu/kernel.ts";
+import type { throwUncapturedErrors } from "../gpu/device.ts";
+import type { encodeOps } from "../gpu/kernel.ts";
 import { extractResponse, formatPrompt } from "../data/template.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import { judge, type Judgement } from "../data/world/mod.ts";
-import { type Gpt, Graph } from "./gpt.ts";
+import type { Gpt } from "./gpt.ts";
+import { Generator } from "./rollout.ts";
 
 /** The metrics of {@linkcode evaluateInstructions}; the key names are shared with reports. */
 export interface InstructMetrics {
@@ -51,113 +51,46 @@ export interface JudgedResponse {
   judgement: Judgement;
 }
 
-/** Window lengths of the generation graphs are multiples of this (capped at the context). */
-const WINDOW_STEP = 32;
-
 /**
- * Greedy continuations of many prompts, a batch of rows at a time. Each pass runs a graph just
- * long enough for the longest active window (a multiple of 32 tokens), since causal attention
- * makes later positions irrelevant: short sequences cost less than a full-context pass.
+ * Greedy continuations of many prompts, `rows` at a time, with the KV-cache generator of
+ * model/rollout.ts (which gives exactly the tokens of recomputing the full forward per token).
  */
 export class GreedyGenerator {
   readonly gpt: Gpt;
-  /** Rows generated per forward pass. */
+  /** Rows generated together. */
   readonly rows: number;
-  #graphs = new Map<number, Graph>();
-  #staging: GPUBuffer;
+  #generator: Generator;
 
-  /**
-   * `rows` prompts are generated together (fewer when the logits of `rows` full windows would
-   * pass 128 MiB).
-   */
   constructor(gpt: Gpt, rows = 1) {
-    const { context: T, vocabSize: V } = gpt.config;
-    this.rows = Math.max(1, Math.min(rows, Math.floor((128 << 20) / (T * V * 4))));
     this.gpt = gpt;
-    this.#staging = gpt.gpu.device.createBuffer({
-      label: "greedy logits",
-      size: this.rows * V * 4,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
-  }
-
-  #graph(length: number): Graph {
-    const T = Math.min(this.gpt.config.context, Math.ceil(length / WINDOW_STEP) * WINDOW_STEP);
-    let g = this.#graphs.get(T);
-    if (!g) {
-      g = new Graph(this.gpt, { B: this.rows, T, training: false });
-      this.#graphs.set(T, g);
-    }
-    return g;
-  }
-
-  /** Logits (V) after each sequence (at most `rows` of them, each seen through its last context). */
-  async #nextLogits(seqs: readonly number[][]): Promise<Float32Array[]> {
-    const gpu = this.gpt.gpu, V = this.gpt.config.vocabSize;
-    const windows = seqs.map((s) => s.slice(-this.gpt.config.context));
-    const g = this.#graph(Math.max(...windows.map((w) => w.length)));
-    const T = g.T;
-    const inputs = new Uint32Array(g.B * T);
-    windows.forEach((w, b) => inputs.set(w, b * T));
-    const t = g.io.get("inputs");
-    gpu.device.queue.writeBuffer(t.buffer, t.offset, inputs);
-    const enc = gpu.device.createCommandEncoder({ label: "greedy" });
-    const pass = enc.beginComputePass();
-    encodeOps(pass, g.forward);
-    pass.end();
-    const logits = g.acts.get("logits");
-    windows.forEach((w, b) => {
-      enc.copyBufferToBuffer(
-        logits.buffer,
-        logits.offset + (b * T + w.length - 1) * V * 4,
-        this.#staging,
-        b * V * 4,
-        V * 4,
-      );
-    });
-    gpu.device.queue.submit([enc.finish()]);
-    await this.#staging.mapAsync(GPUMapMode.READ, 0, seqs.length * V * 4);
-    const all = new Float32Array(this.#staging.getMappedRange(0, seqs.length * V * 4).slice(0));
-    this.#staging.unmap();
-    throwUncapturedErrors();
-    return seqs.map((_, b) => all.subarray(b * V, (b + 1) * V));
+    this.rows = Math.max(1, rows);
+    this.#generator = new Generator(gpt, this.rows);
   }
 
   /**
    * Greedy new tokens after each prompt, up to `maxTokens` or `stopToken` (included in the
-   * output). Rows that stopped are left out of later passes.
+   * output).
    */
   async generate(
     prompts: readonly (readonly number[])[],
     options: { maxTokens: number; stopToken?: number },
   ): Promise<number[][]> {
-    const out: number[][] = prompts.map(() => []);
-    for (const p of prompts) {
-      if (p.length === 0) throw new RangeError("Generation needs at least one prompt token");
-    }
+    const out: number[][] = [];
     for (let first = 0; first < prompts.length; first += this.rows) {
-      let active = prompts.slice(first, first + this.rows).map((_, k) => first + k);
-      for (let step = 0; step < options.maxTokens && active.length > 0; step++) {
-        const logits = await this.#nextLogits(active.map((i) => [...prompts[i], ...out[i]]));
-        const still: number[] = [];
-        active.forEach((i, b) => {
-          const l = logits[b];
-          let best = 0;
-          for (let v = 1; v < l.length; v++) if (l[v] > l[best]) best = v;
-          out[i].push(best);
-          if (best !== options.stopToken) still.push(i);
-        });
-        active = still;
-      }
+      const chunk = prompts.slice(first, first + this.rows);
+      const r = await this.#generator.generate(chunk, {
+        maxTokens: options.maxTokens,
+        temperature: 0,
+        stopToken: options.stopToken,
+      });
+      out.push(...r.tokens);
     }
     return out;
   }
 
-  /** Frees the graphs. */
+  /** Frees the generator. */
   destroy(): void {
-    for (const g of this.#graphs.values()) g.destroy();
-    this.#graphs.clear();
-    this.#staging.destroy();
+    this.#generator.destroy();
   }
 }
 

@@ -52,10 +52,11 @@ Deno.test("selectPrompts spreads the choice over the list", () => {
 
 Deno.test("batched greedy generation matches the one-sequence sampler", async () => {
   const gpu = await getGpu();
-  const gpt = Gpt.create(gpu, { vocabSize: 257, context: 16, layers: 1, heads: 2, width: 32 }, {
+  const gpt = Gpt.create(gpu, { vocabSize: 257, context: 48, layers: 1, heads: 2, width: 32 }, {
     seed: 5,
   });
-  // Prompts of different lengths; the longest slides past the context window.
+  // Prompts of different lengths (the KV-cache generator stops a row when the context is full, so
+  // every prompt here leaves room for all 12 new tokens).
   const prompts = ["a", "hello", "tips for sleep", "a longer prompt than the context"].map(enc);
   const gen = new GreedyGenerator(gpt, 3); // 4 prompts: two chunks
   const sampler = new Sampler(gpt);

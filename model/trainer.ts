@@ -16,7 +16,7 @@ import { assertNoGpuErrors, encodeOps } from "../gpu/kernel.ts";
 import { type AdamW, adamw } from "../kernels/adamw.ts";
 import { gradNorm, gradNormPartials } from "../kernels/gradnorm.ts";
 import { buildTokenBuckets } from "../kernels/encoder.ts";
-import { type Gpt, Graph } from "./gpt.ts";
+import { type Gpt, Graph, readTable } from "./gpt.ts";
 import { TensorTable } from "./tensors.ts";
 
 /** One micro-batch: B·T input ids, the next-token targets and optional per-position weights. */
@@ -127,6 +127,32 @@ export class Trainer {
       this.#staging = createStorageBuffer(gpu, this.graph.io.byteLength * this.accum, "staging");
     }
     this.#statsBytes = 4 * (2 + this.accum);
+  }
+
+  /** Restores the AdamW moments (from a checkpoint, by parameter name). */
+  loadMoments(moments: { m: Map<string, Float32Array>; v: Map<string, Float32Array> }): void {
+    const q = this.#gpu.device.queue;
+    for (const [table, values] of [[this.m, moments.m], [this.v, moments.v]] as const) {
+      for (const t of table.tensors.values()) {
+        const data = values.get(t.name);
+        if (!data || data.length !== t.length) {
+          throw new RangeError(`Optimizer state for ${t.name} is missing or has the wrong size`);
+        }
+        q.writeBuffer(
+          t.buffer,
+          t.offset,
+          data.buffer as ArrayBuffer,
+          data.byteOffset,
+          data.byteLength,
+        );
+      }
+    }
+  }
+
+  /** Reads the AdamW moments back (for a checkpoint). */
+  async readMoments(): Promise<{ m: Map<string, Float32Array>; v: Map<string, Float32Array> }> {
+    const [m, v] = await Promise.all([readTable(this.#gpu, this.m), readTable(this.#gpu, this.v)]);
+    return { m, v };
   }
 
   /** Waits until every kernel and bind group built so far is known to be valid. */

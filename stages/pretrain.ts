@@ -21,7 +21,8 @@ import {
 } from "../data/tokenizer.ts";
 import { corpusTexts, prepareCorpus, tokenizeTexts } from "../data/corpus.ts";
 import { TokenBatches } from "../data/batches.ts";
-import { generateWorld } from "../data/world/mod.ts";
+import { generateWorld, type World } from "../data/world/mod.ts";
+import { formatPrompt } from "../data/template.ts";
 import { type GptConfig, parameterCount, validateConfig } from "../model/config.ts";
 import { assertSameShape, loadModel, saveCheckpoint } from "../model/checkpoint.ts";
 import { Gpt, readTable } from "../model/gpt.ts";
@@ -67,6 +68,16 @@ interface CorpusData {
   description: string;
 }
 
+/** Every text of the instruction world as the later stages see it (for a compact vocabulary). */
+function* worldTexts(world: World): Generator<string> {
+  for (const { prompt, response } of world.instructions) yield formatPrompt(prompt) + response;
+  for (const { prompt, chosen, rejected } of world.preferences) {
+    yield formatPrompt(prompt) + chosen;
+    yield rejected;
+  }
+  for (const prompt of world.heldOutPrompts) yield formatPrompt(prompt);
+}
+
 function unigramEntropy(tokens: Uint32Array, vocab: number): number {
   const counts = new Float64Array(vocab);
   for (const t of tokens) counts[t]++;
@@ -82,11 +93,16 @@ async function loadCorpus(
   const valFraction = f["val-fraction"];
   const opts = (name: string, seed: number) => ({ seed, name });
   if (f.data === "") {
-    // The embedded corpus: generic advice prose from the project's instruction world.
-    const prose = generateWorld({ seed: 1 }).prose.join("\n\n");
-    const tokenizer = saved
-      ? createTokenizer(saved)
-      : buildTokenizer(f.tokenizer as TokenizerKind, [prose]);
+    // The embedded corpus: generic advice prose from the project's instruction world. A compact
+    // vocabulary is built from the whole world (its prose, and its instructions, responses and
+    // preference pairs in the chat template), so that the later stages' text is made of whole
+    // tokens too; the model is trained on the prose alone.
+    const world = generateWorld({ seed: 1 });
+    const prose = world.prose.join("\n\n");
+    const tokenizer = saved ? createTokenizer(saved) : buildTokenizer(
+      f.tokenizer as TokenizerKind,
+      f.tokenizer === "gpt2-compact" ? [prose, ...worldTexts(world)] : undefined,
+    );
     const { train, val } = tokenizeTexts([prose], tokenizer, { valFraction });
     return {
       tokenizer,
@@ -173,13 +189,7 @@ export async function pretrain(args: string[]): Promise<void> {
   const state = resumed?.checkpoint.state as Record<string, unknown> | undefined;
   const trainer = new Trainer(gpt, { B, T, accum: f.accum, step: (state?.step as number) ?? 0 });
   if (resumed) {
-    const opt = resumed.checkpoint.optimizer!;
-    trainer.m.tensors.forEach((t) =>
-      gpu.device.queue.writeBuffer(t.buffer, t.offset, opt.m.get(t.name)!)
-    );
-    trainer.v.tensors.forEach((t) =>
-      gpu.device.queue.writeBuffer(t.buffer, t.offset, opt.v.get(t.name)!)
-    );
+    trainer.loadMoments(resumed.checkpoint.optimizer!);
     data.train.state = state!.data as { rng: number; tokens: number };
   }
   await trainer.ready();
@@ -230,16 +240,15 @@ export async function pretrain(args: string[]): Promise<void> {
     }
     : undefined;
   const save = async () => {
-    const [params, m, v] = await Promise.all([
+    const [params, moments] = await Promise.all([
       readTable(gpu, gpt.params),
-      readTable(gpu, trainer.m),
-      readTable(gpu, trainer.v),
+      trainer.readMoments(),
     ]);
     await saveCheckpoint(f.out, {
       config,
       tokenizer: data.tokenizer.spec as unknown as Record<string, unknown>,
       params,
-      optimizer: { m, v },
+      optimizer: moments,
       state: {
         stage: "pretrain",
         step: trainer.step,

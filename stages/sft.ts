@@ -86,8 +86,8 @@ export const SFT_FLAGS = {
   },
   ...trainingFlags({
     out: "checkpoints/sft",
-    steps: 150,
-    lr: 1e-3,
+    steps: 200,
+    lr: 3e-3,
     warmup: 10,
     batch: 8,
     evalEvery: 0,
@@ -179,10 +179,15 @@ export async function sft(args: string[]): Promise<void> {
   const { gpt, tokenizer, checkpoint } = model;
   const config = checkpoint.config;
   const state = checkpoint.state as Record<string, unknown>;
-  const B = f.batch, T = config.context;
-  const train = encodeInstructions(tokenizer, data.train, T + 1);
-  const val = encodeInstructions(tokenizer, data.val, T + 1);
+  const B = f.batch, context = config.context;
+  const train = encodeInstructions(tokenizer, data.train, context + 1);
+  const val = encodeInstructions(tokenizer, data.val, context + 1);
   const truncated = train.filter((e) => e.truncated).length;
+  // Rows are padded to the context, but when every example is shorter the rows are cut to the
+  // longest one (rounded up to 16): causal attention makes the trailing padding (weight 0)
+  // irrelevant, so the loss and the gradients are the same at a fraction of the cost.
+  const longest = Math.max(...[...train, ...val].map((e) => e.ids.length - 1));
+  const T = Math.min(context, Math.ceil(longest / 16) * 16);
   const batches = new InstructionBatches(train, {
     T,
     pad: tokenizer.eot,
@@ -230,7 +235,7 @@ export async function sft(args: string[]): Promise<void> {
       f["eval-prompts"],
     )
     : [];
-  const generator = heldOut.length > 0 ? new GreedyGenerator(gpt, 4) : undefined;
+  const generator = heldOut.length > 0 ? new GreedyGenerator(gpt, 8) : undefined;
   // The sample is the evaluation's response to the first held-out prompt unless --prompt is given.
   const samplePrompt = f.prompt || heldOut[0] || data.val[0].instruction;
   const sampler = f["sample-tokens"] > 0 && samplePrompt !== heldOut[0]
@@ -242,13 +247,14 @@ export async function sft(args: string[]): Promise<void> {
   const initStage = f.resume ? "sft" : String(checkpoint.state.stage ?? "unknown");
   console.log(
     `sft: ${data.description}; ${train.length} train / ${val.length} val examples` +
-      `${truncated ? ` (${truncated} truncated to ${T + 1} tokens)` : ""}; ` +
+      `${truncated ? ` (${truncated} truncated to ${context + 1} tokens)` : ""}; ` +
       `from ${f.resume ? f.out : f.init} (${initStage}), tokenizer ${tokenizer.spec.kind} ` +
-      `(${config.vocabSize} ids), model ${config.layers}x${config.width}, context ${T}, ` +
+      `(${config.vocabSize} ids), model ${config.layers}x${config.width}, context ${context}, ` +
       `${(parameterCount(config) / 1e6).toFixed(2)}M parameters; ${gpu.name}`,
   );
   console.log(
     `sft: ${f.steps} steps of ${B}x${T}${f.accum > 1 ? `x${f.accum}` : ""} tokens ` +
+      `(rows padded to ${T === context ? "the context" : `the longest example, ${T}`}) ` +
       `(${((f.steps * B * f.accum) / train.length).toFixed(2)} epochs), lr ${f.lr}, loss on ` +
       `${f["full-sequence"] ? "the whole sequence" : "responses"}` +
       (f.resume ? `, resuming at step ${trainer.step}` : ""),

@@ -185,7 +185,7 @@ Deno.test("end to end: the loss falls, the checkpoint is an SFT one, --resume co
     assertEquals(losses.length, 29);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     assert(
-      mean(losses.slice(-5)) < 0.6 * mean(losses.slice(0, 3)),
+      mean(losses.slice(-5)) < 0.75 * mean(losses.slice(0, 3)),
       `the loss did not fall: ${losses.map((l) => l.toFixed(2)).join(" ")}`,
     );
     const end = log.find((r) => r.event === "end");
