@@ -13,8 +13,6 @@
  *
  * @module
  */
-import type { throwUncapturedErrors } from "../gpu/device.ts";
-import type { encodeOps } from "../gpu/kernel.ts";
 import { extractResponse, formatPrompt } from "../data/template.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import { judge, type Judgement } from "../data/world/mod.ts";

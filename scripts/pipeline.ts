@@ -33,6 +33,7 @@ const FLAGS = {
     help: "Showcase prompts answered by every stage, separated by |",
   },
   "eval-prompts": { default: 24, help: "Held-out prompts of the metrics", min: 1, int: true },
+  "eval-tokens": { default: 80, help: "Maximum tokens per answer", min: 1, int: true },
   "pretrain-args": { default: "", help: "Extra flags for the pretrain stage" },
   "sft-args": { default: "", help: "Extra flags for the SFT stage" },
   "rlhf-args": { default: "", help: "Extra flags for the RLHF stage" },
@@ -103,7 +104,7 @@ if (import.meta.main) {
       for (const [stage, m] of Object.entries(models)) {
         const gen = new GreedyGenerator(m.gpt, 1);
         const [ids] = await gen.generate([m.tokenizer.encode(formatPrompt(prompt))], {
-          maxTokens: 80,
+          maxTokens: f["eval-tokens"],
           stopToken: m.tokenizer.eot,
         });
         gen.destroy();
@@ -116,6 +117,7 @@ if (import.meta.main) {
     for (const [stage, m] of Object.entries(models)) {
       summary[stage] = await evaluateStage(m.gpt, m.tokenizer, {
         limit: f["eval-prompts"],
+        maxTokens: f["eval-tokens"],
         reward,
         sft: models.sft.gpt,
       });

@@ -60,14 +60,17 @@ export function parseFlags<S extends Schema>(
   for (const [name, spec] of Object.entries(schema)) {
     options[name] = { type: typeof spec.default === "boolean" ? "boolean" : "string" };
   }
-  // `--lr -1`: join a negative number to its flag, so that range checks (not the parser) answer.
+  // `--lr -1`, `--sft-args "--steps 4"`: a value that starts with "-" but is no flag of the schema
+  // is joined to its flag, so that range checks (not the parser) answer.
   const joined: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const name = args[i].startsWith("--") ? args[i].slice(2) : "";
     const next = args[i + 1];
+    const nextIsFlag = next !== undefined && /^--?[a-z][\w-]*$/i.test(next) &&
+      (next.replace(/^-+/, "") in options);
     if (
       name in schema && options[name].type === "string" && next !== undefined &&
-      /^-[\d.]/.test(next)
+      next.startsWith("-") && !nextIsFlag
     ) {
       joined.push(`${args[i]}=${next}`);
       i++;
@@ -77,10 +80,12 @@ export function parseFlags<S extends Schema>(
   try {
     parsed = parseArgs({ args: joined, options, strict: true, allowPositionals: false });
   } catch (e) {
-    const msg = (e as Error).message.split("\n")[0].replace(
-      /^Unknown option '(.*)'.*/,
-      "unknown flag $1",
-    );
+    const msg = (e as Error).message.split("\n")[0]
+      .replace(/^Unknown option '(.*)'.*/, "unknown flag $1")
+      .replace(
+        /^Option '(--[\w-]+)(?: <value>)?' argument (is ambiguous|missing).*/,
+        "$1 needs a value",
+      );
     throw new UsageError(`${msg}: see --help for the flags`);
   }
   if (parsed.values.help) {

@@ -224,7 +224,7 @@ export async function trainLoop(ctx: LoopContext): Promise<LoopResult> {
     }
     trainLoss = s.loss;
     const now = performance.now();
-    if (now - lastTime > 250 || p.step === f.steps) {
+    if (now - lastTime > 250) {
       tokPerS = ((p.step - lastStep) * ctx.tokensPerStep) / ((now - lastTime) / 1000);
       lastTime = now;
       lastStep = p.step;
