@@ -53,3 +53,21 @@ export { prepareCorpus, tokenizeTexts } from "./data/corpus.ts";
 export { TokenBatches } from "./data/batches.ts";
 export { Rng } from "./data/rng.ts";
 export { generateWorld, judge, parsePrompt, TOPICS, type World } from "./data/world/mod.ts";
+export {
+  encodeConversation,
+  encodeExample,
+  extractResponse,
+  formatPrompt,
+} from "./data/template.ts";
+export { loadInstructions, parseInstructions, worldInstructions } from "./data/instructions.ts";
+export { loadPreferences } from "./data/preferences.ts";
+export { DataError } from "./data/errors.ts";
+export { Generator, type Rollout, type RolloutOptions } from "./model/rollout.ts";
+export {
+  evaluateInstructions,
+  GreedyGenerator,
+  type InstructMetrics,
+} from "./model/instruct_eval.ts";
+export { evaluateStage, STAGE_METRICS, type StageMetrics } from "./model/stage_eval.ts";
+export { RewardModelTrainer, ValueReader } from "./model/reward.ts";
+export { bradleyTerry, dpoLoss, gae, ppoPolicyLoss, ppoValueLoss, whiten } from "./model/ppo.ts";

@@ -143,7 +143,7 @@ export const RLHF_FLAGS = {
     min: 0,
   },
   "rm-eval-pairs": {
-    default: 96,
+    default: 0,
     help: "RM: held-out pairs scored at each evaluation (0: all of the 10% split)",
     min: 0,
     int: true,

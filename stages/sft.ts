@@ -86,7 +86,7 @@ export const SFT_FLAGS = {
   },
   ...trainingFlags({
     out: "checkpoints/sft",
-    steps: 200,
+    steps: 500,
     lr: 3e-3,
     warmup: 10,
     batch: 8,
