@@ -162,3 +162,32 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
     Deno.exit(1);
   }
 }
+
+/**
+ * Checks, before any work, that a checkpoint can be written at `out`: the nearest existing
+ * directory on its path must be writable (nothing is created); throws a UsageError naming the flag
+ * otherwise.
+ */
+export async function checkWritable(out: string, flag = "--out"): Promise<void> {
+  let dir = out.replace(/\/+$/, "");
+  for (;;) {
+    dir = dir.includes("/") ? dir.replace(/\/[^/]*$/, "") || "/" : ".";
+    try {
+      if ((await Deno.stat(dir)).isDirectory) break;
+      throw new UsageError(`${flag} ${out}: ${dir} is not a directory: choose another ${flag}`);
+    } catch (e) {
+      if (e instanceof UsageError) throw e;
+      if (dir === "/" || dir === ".") break;
+    }
+  }
+  const probe = `${dir}/.instructgpu-write-test-${Deno.pid}`;
+  try {
+    await Deno.writeTextFile(probe, "");
+    await Deno.remove(probe);
+  } catch (e) {
+    throw new UsageError(
+      `${flag} ${out}: cannot write to ${dir} (${(e as Error).message.replace(/:.*$/, "")}): ` +
+        `choose another ${flag}`,
+    );
+  }
+}

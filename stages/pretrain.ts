@@ -28,7 +28,7 @@ import { assertSameShape, loadModel, saveCheckpoint } from "../model/checkpoint.
 import { Gpt, readTable } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { Evaluator, Sampler } from "../model/generate.ts";
-import { parseFlags, runMain, UsageError } from "./_cli.ts";
+import { checkWritable, parseFlags, runMain, UsageError } from "./_cli.ts";
 import { fmtDuration, MetricsLog, MODEL_FLAGS, trainingFlags, trainLoop } from "./_loop.ts";
 
 const USAGE = "Usage: deno task pretrain [--data PATH]... [options]";
@@ -156,6 +156,7 @@ async function loadCorpus(
 /** Runs pretraining with the given command-line arguments. */
 export async function pretrain(args: string[]): Promise<void> {
   const f = parseFlags(args, PRETRAIN_FLAGS, USAGE);
+  await checkWritable(f.out);
   const gpu = await getGpu();
   let resumed: Awaited<ReturnType<typeof loadModel>> | undefined;
   if (f.resume) {

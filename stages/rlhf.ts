@@ -90,12 +90,12 @@ export const RLHF_FLAGS = {
     choices: ["rm", "judge"],
   },
   steps: {
-    default: 12,
+    default: 24,
     help: "Policy optimizer steps (PPO/GRPO: rollout batches)",
     min: 0,
     int: true,
   },
-  "rm-steps": { default: 60, help: "Reward-model optimizer steps", min: 0, int: true },
+  "rm-steps": { default: 150, help: "Reward-model optimizer steps", min: 0, int: true },
   seed: { default: 1337, help: "Random seed (data order, sampling, head init)", min: 0, int: true },
   batch: {
     default: 8,
@@ -105,7 +105,7 @@ export const RLHF_FLAGS = {
   },
   "rm-batch": { default: 8, help: "Pairs per reward-model step", min: 1, int: true },
   lr: {
-    default: 3e-5,
+    default: 5e-5,
     help: "Policy peak learning rate (DPO: 1e-4 is a good start)",
     min: 0,
     exclusiveMin: true,

@@ -81,6 +81,8 @@ Deno.test("pretrain refuses bad input with one line and exit code 2", async () =
       [["--tokenizer", "words"], /--tokenizer must be one of/],
       [["--bogus", "1"], /unknown flag --bogus/],
       [["--resume"], /does not exist/],
+      [["--lr", "NaN"], /--lr must be a number/],
+      [["--out", `${dir}/empty.txt/out`], /is not a directory: choose another --out/],
     ];
     for (const [args, pattern] of cases) {
       const out = `${dir}/out`;
