@@ -18,13 +18,18 @@ import { Trainer } from "../model/trainer.ts";
 import { parseFlags, runMain } from "../stages/_cli.ts";
 
 const USAGE = "Usage: deno task bench [--json] [options]";
-const FLAGS = {
+/** The benchmark's model and batch: the small config (also used by scripts/profile.ts). */
+export const BENCH_MODEL_FLAGS = {
   vocab: { default: 512, help: "Vocabulary size", min: 2, int: true },
   layers: { default: 4, help: "Transformer blocks", min: 1, int: true },
   heads: { default: 4, help: "Attention heads", min: 1, int: true },
   width: { default: 256, help: "Channels", min: 1, int: true },
   context: { default: 128, help: "Sequence length", min: 2, int: true },
   batch: { default: 8, help: "Sequences per step", min: 1, int: true },
+};
+
+const FLAGS = {
+  ...BENCH_MODEL_FLAGS,
   steps: { default: 10, help: "Timed steps", min: 1, int: true },
   warmup: { default: 3, help: "Untimed steps first", min: 1, int: true },
   "no-peer": { default: false, help: "Skip the PyTorch peer" },

@@ -11,14 +11,10 @@ import { encodeOps, type Op } from "../gpu/kernel.ts";
 import { Gpt } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { parseFlags, runMain } from "../stages/_cli.ts";
+import { BENCH_MODEL_FLAGS } from "./bench.ts";
 
 const FLAGS = {
-  vocab: { default: 512, help: "Vocabulary size", min: 2, int: true },
-  layers: { default: 4, help: "Transformer blocks", min: 1, int: true },
-  heads: { default: 4, help: "Attention heads", min: 1, int: true },
-  width: { default: 256, help: "Channels", min: 1, int: true },
-  context: { default: 128, help: "Sequence length", min: 2, int: true },
-  batch: { default: 8, help: "Sequences per step", min: 1, int: true },
+  ...BENCH_MODEL_FLAGS,
   repeat: { default: 3, help: "Times each op runs", min: 1, int: true },
 };
 
