@@ -36,6 +36,9 @@ fn adamw_step(@builtin(global_invocation_id) gid: vec3<u32>,
   let q = gid.x + gid.y * nwg.x * WG; // vec4 index
   let i0 = q * 4u;                    // first element
   if (i0 >= win.n) { return; }
+  // A non-finite global gradient norm (inf or NaN exponent bits) skips the update: the parameters
+  // and moments stay as they were, and the run decides whether to stop or go on.
+  if ((bitcast<u32>(clip[0]) & 0x7f800000u) == 0x7f800000u) { return; }
   let idx = vec4<u32>(i0) + vec4<u32>(0u, 1u, 2u, 3u);
   let g = grads[q] * clip[1];
   let decays = idx < vec4<u32>(win.decay_end);

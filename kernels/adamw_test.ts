@@ -75,3 +75,34 @@ Deno.test("adamw first step by hand", async () => {
   assertClose(await readTensor(gpu, v), [6.25e-5, 6.25e-5], { name: "v", atol: 0, rtol: 1e-5 });
   assertClose(await readTensor(gpu, params), [0.89, 0.9], { name: "params", atol: 1e-6 });
 });
+
+Deno.test("adamw skips the update when the gradient norm is not finite", async () => {
+  const gpu = await getGpu();
+  for (const norm of [NaN, Infinity, -Infinity]) {
+    const params = createTensor(gpu, [5], "params", new Float32Array([1, 2, 3, 4, 5]));
+    const grads = createTensor(gpu, [5], "grads", new Float32Array([NaN, 1, 1, 1, 1]));
+    const m = createTensor(gpu, [5], "m", new Float32Array(5).fill(0.5));
+    const v = createTensor(gpu, [5], "v", new Float32Array(5).fill(0.25));
+    const clip = createTensor(gpu, [2], "clip", new Float32Array([norm, 1]));
+    const opt = adamw(gpu, { params, grads, m, v, clip, N: 5, decayEnd: 3 });
+    opt.update({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1, step: 3 });
+    await runOps(gpu, opt.ops);
+    assertClose(await readTensor(gpu, params), [1, 2, 3, 4, 5], { name: `params (norm ${norm})` });
+    assertClose(await readTensor(gpu, m), [0.5, 0.5, 0.5, 0.5, 0.5], { name: "m" });
+    assertClose(await readTensor(gpu, v), [0.25, 0.25, 0.25, 0.25, 0.25], { name: "v" });
+  }
+  // a finite norm still updates
+  const params = createTensor(gpu, [1], "params", new Float32Array([1]));
+  const opt = adamw(gpu, {
+    params,
+    grads: createTensor(gpu, [1], "grads", new Float32Array([1])),
+    m: createTensor(gpu, [1], "m"),
+    v: createTensor(gpu, [1], "v"),
+    clip: createTensor(gpu, [2], "clip", new Float32Array([1e30, 1])),
+    N: 1,
+    decayEnd: 0,
+  });
+  opt.update({ lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 });
+  await runOps(gpu, opt.ops);
+  assertClose(await readTensor(gpu, params), [0.9], { name: "params", atol: 1e-6 });
+});

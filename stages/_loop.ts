@@ -98,6 +98,10 @@ export function trainingFlags(defaults: {
       int: true,
     },
     quiet: { default: false, help: "Print only evaluations and the final report" },
+    "skip-nonfinite": {
+      default: false,
+      help: "Skip a step whose loss or gradient norm is not finite instead of stopping",
+    },
   } satisfies Schema;
 }
 
@@ -217,9 +221,18 @@ export async function trainLoop(ctx: LoopContext): Promise<LoopResult> {
   const finish = async (p: Pending) => {
     const s = await p.stats;
     if (!Number.isFinite(s.loss) || !Number.isFinite(s.gradNorm)) {
+      // AdamW skipped this update on the GPU (it checks the norm), so the parameters are intact.
+      if (f["skip-nonfinite"]) {
+        log.write({ stage: ctx.stage, step: p.step, skipped: true, loss: null, grad_norm: null });
+        console.error(
+          `step ${p.step}: loss ${s.loss}, gradient norm ${s.gradNorm}: update skipped`,
+        );
+        return;
+      }
       throw new NonFiniteError(
         `Step ${p.step}: the loss (${s.loss}) or gradient norm (${s.gradNorm}) is not finite; ` +
-          `the last checkpoint in ${f.out} is kept: lower --lr or raise --warmup`,
+          `the update was skipped and the last checkpoint in ${f.out} is kept: lower --lr, raise ` +
+          `--warmup, or pass --skip-nonfinite`,
       );
     }
     trainLoss = s.loss;
