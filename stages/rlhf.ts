@@ -64,7 +64,14 @@ import {
   whiten,
 } from "../model/ppo.ts";
 import { judgeResponse, scoreResponses, selectPrompts } from "../model/instruct_eval.ts";
-import { parseFlags, runMain, type Schema, UsageError, type Values } from "./_cli.ts";
+import {
+  checkWritable,
+  parseFlags,
+  runMain,
+  type Schema,
+  UsageError,
+  type Values,
+} from "./_cli.ts";
 import { fmtDuration, MetricsLog } from "./_loop.ts";
 
 const USAGE = "Usage: deno task rlhf [--algo ppo|dpo|grpo] [--stage rm|policy|all] [options]";
@@ -888,6 +895,8 @@ async function finalComparison(
 /** Runs the RLHF stage with the given command-line arguments. */
 export async function rlhf(args: string[]): Promise<void> {
   const f = parseFlags(args, RLHF_FLAGS, USAGE);
+  await checkWritable(f.out);
+  await checkWritable(f["reward-out"], "--reward-out");
   // Data first: a bad preference file stops the run before anything is written.
   const world = generateWorld({ seed: 1, proseParagraphs: 0 });
   let prefs: Preference[], source: string;

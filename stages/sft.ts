@@ -54,7 +54,7 @@ import {
   type InstructMetrics,
   selectPrompts,
 } from "../model/instruct_eval.ts";
-import { parseFlags, runMain, UsageError } from "./_cli.ts";
+import { checkWritable, parseFlags, runMain, UsageError } from "./_cli.ts";
 import { fmtDuration, MetricsLog, trainingFlags, trainLoop } from "./_loop.ts";
 
 const USAGE = "Usage: deno task sft [--init DIR] [--data PATH] [options]";
@@ -162,6 +162,7 @@ function metricsTable(init: InstructMetrics | undefined, sft: InstructMetrics): 
 /** Runs supervised fine-tuning with the given command-line arguments. */
 export async function sft(args: string[]): Promise<void> {
   const f = parseFlags(args, SFT_FLAGS, USAGE);
+  await checkWritable(f.out);
   // Read and check the data before anything else, so that bad data writes nothing.
   const data = await loadData(f);
   const gpu = await getGpu();
