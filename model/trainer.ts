@@ -173,6 +173,28 @@ export class Trainer {
     }));
   }
 
+  /**
+   * Prepares one optimizer step: the clip threshold, the step count and AdamW's per-step uniform
+   * (queued before the step's submit), and a mappable buffer for the step's stats.
+   */
+  #beginStep(hyper: StepHyper): GPUBuffer {
+    this.#setClip(hyper.gradClip);
+    this.step++;
+    this.#optim.update({
+      lr: hyper.lr,
+      beta1: hyper.beta1,
+      beta2: hyper.beta2,
+      eps: hyper.eps,
+      weightDecay: hyper.weightDecay,
+      step: this.step,
+    });
+    return this.#pool.pop() ?? this.#gpu.device.createBuffer({
+      label: "step stats",
+      size: Math.ceil(this.#statsBytes / 16) * 16,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+  }
+
   /** Fills the io image (inputs, targets, normalised weights, token buckets) of one micro-batch. */
   #pack(batch: Batch, weightScale: number): Uint8Array<ArrayBuffer> {
     const io = this.graph.io;
@@ -232,22 +254,7 @@ export class Trainer {
       if (this.#staging) device.queue.writeBuffer(this.#staging, k * ioBytes, image);
       else device.queue.writeBuffer(graph.io.buffers[0], 0, image);
     });
-    this.#setClip(hyper.gradClip);
-    this.step++;
-    this.#optim.update({
-      lr: hyper.lr,
-      beta1: hyper.beta1,
-      beta2: hyper.beta2,
-      eps: hyper.eps,
-      weightDecay: hyper.weightDecay,
-      step: this.step,
-    });
-
-    const stats = this.#pool.pop() ?? device.createBuffer({
-      label: "step stats",
-      size: Math.ceil(this.#statsBytes / 16) * 16,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
+    const stats = this.#beginStep(hyper);
     const enc = device.createCommandEncoder({ label: `step ${this.step}` });
     const grads = this.gpt.grads.buffers[0];
     enc.clearBuffer(grads);
@@ -337,21 +344,7 @@ export class Trainer {
     if (recompute) this.#packValues(this.#valueInputs);
     const dv = graph.io.get("dvalues");
     device.queue.writeBuffer(dv.buffer, dv.offset, dvalues as Float32Array<ArrayBuffer>);
-    this.#setClip(hyper.gradClip);
-    this.step++;
-    this.#optim.update({
-      lr: hyper.lr,
-      beta1: hyper.beta1,
-      beta2: hyper.beta2,
-      eps: hyper.eps,
-      weightDecay: hyper.weightDecay,
-      step: this.step,
-    });
-    const stats = this.#pool.pop() ?? device.createBuffer({
-      label: "step stats",
-      size: Math.ceil(this.#statsBytes / 16) * 16,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
+    const stats = this.#beginStep(hyper);
     const enc = device.createCommandEncoder({ label: `value step ${this.step}` });
     enc.clearBuffer(this.gpt.grads.buffers[0]);
     const dres = graph.dresidual;
