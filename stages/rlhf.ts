@@ -110,7 +110,7 @@ export const RLHF_FLAGS = {
     min: 1,
     int: true,
   },
-  "rm-batch": { default: 8, help: "Pairs per reward-model step", min: 1, int: true },
+  "rm-batch": { default: 16, help: "Pairs per reward-model step", min: 1, int: true },
   lr: {
     default: 5e-5,
     help: "Policy peak learning rate (DPO: 1e-4 is a good start)",
