@@ -14,13 +14,17 @@
  *
  * @module
  */
-import { type GptConfig, parameterCount, toHfConfig, validateConfig } from "./config.ts";
-import { fromHfConfig } from "./config.ts";
+import {
+  fromHfConfig,
+  type GptConfig,
+  parameterCount,
+  toHfConfig,
+  validateConfig,
+} from "./config.ts";
 import { Gpt, parameterSpecs } from "./gpt.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { createTokenizer, type Tokenizer, type TokenizerSpec } from "../data/tokenizer.ts";
 import { decodeSafetensors, encodeSafetensors, type NamedArray } from "./safetensors.ts";
-import { numel } from "./tensors.ts";
 
 /** Raised for a checkpoint that cannot be used; the message names the file and the fix. */
 export class CheckpointError extends Error {
@@ -254,11 +258,6 @@ export function assertSameShape(a: GptConfig, b: GptConfig, what: string): void 
       );
     }
   }
-}
-
-/** Number of f32 values a config's parameters take (for size checks). */
-export function parameterValues(config: GptConfig): number {
-  return parameterSpecs(config).specs.reduce((n, s) => n + numel(s.shape), 0);
 }
 
 /** A model ready to run: the checkpoint, its tokenizer and its parameters on the GPU. */

@@ -12,7 +12,7 @@
  *
  * @module
  */
-import type { Gpu } from "../gpu/device.ts";
+import { type Gpu, readback } from "../gpu/device.ts";
 import type { Op, Tensor } from "../gpu/kernel.ts";
 import { Rng } from "../data/rng.ts";
 import { type GptConfig, validateConfig } from "./config.ts";
@@ -182,7 +182,6 @@ export class Gpt {
 
 /** Reads every tensor of a contiguous table back (one wait). */
 export async function readTable(gpu: Gpu, table: TensorTable): Promise<Map<string, Float32Array>> {
-  const { readback } = await import("../gpu/device.ts");
   const all = new Float32Array(await readback(gpu, table.buffers[0], 0, table.byteLength));
   const out = new Map<string, Float32Array>();
   for (const t of table.tensors.values()) {

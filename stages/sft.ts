@@ -210,21 +210,7 @@ export async function sft(args: string[]): Promise<void> {
     step: f.resume ? (state.step as number) ?? 0 : 0,
   });
   if (f.resume) {
-    const opt = checkpoint.optimizer!;
-    trainer.m.tensors.forEach((t) =>
-      gpu.device.queue.writeBuffer(
-        t.buffer,
-        t.offset,
-        opt.m.get(t.name)! as Float32Array<ArrayBuffer>,
-      )
-    );
-    trainer.v.tensors.forEach((t) =>
-      gpu.device.queue.writeBuffer(
-        t.buffer,
-        t.offset,
-        opt.v.get(t.name)! as Float32Array<ArrayBuffer>,
-      )
-    );
+    trainer.loadMoments(checkpoint.optimizer!);
     batches.state = state.data as InstructionBatchState;
   }
   await trainer.ready();
@@ -322,16 +308,15 @@ export async function sft(args: string[]): Promise<void> {
       return `${samplePrompt} → ${tokenizer.decode(ids)}`;
     };
   const save = async () => {
-    const [params, m, v] = await Promise.all([
+    const [params, moments] = await Promise.all([
       readTable(gpu, gpt.params),
-      readTable(gpu, trainer.m),
-      readTable(gpu, trainer.v),
+      trainer.readMoments(),
     ]);
     await saveCheckpoint(f.out, {
       config,
       tokenizer: tokenizer.spec as unknown as Record<string, unknown>,
       params,
-      optimizer: { m, v },
+      optimizer: moments,
       state: {
         stage: "sft",
         step: trainer.step,
