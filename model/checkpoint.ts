@@ -8,9 +8,14 @@
  *   `num_labels: 1`),
  * - `tokenizer.json`: the tokenizer description (with the dense id map of a compact vocabulary),
  * - `optimizer.safetensors` (optional): AdamW moments `exp_avg.<name>`, `exp_avg_sq.<name>`,
+ * - `<name>.safetensors` (optional): a further model of the run (PPO's value model), its parameters
+ *   and AdamW moments (`exp_avg.`, `exp_avg_sq.`) with the same names and layouts,
  * - `state.json`: training state (step, data position, RNG, the run's settings).
  *
- * Written atomically: a temporary directory, fsync, then a rename over the old one.
+ * Written atomically: a temporary directory, fsync, then a rename over the old one. With
+ * `keep` > 1 the checkpoint it replaces is not deleted but moved to `<dir>.steps/step-<step>`, and
+ * only the newest `keep` − 1 of those are kept; {@linkcode latestCheckpoint} finds the newest
+ * complete one (what `--resume` loads).
  *
  * @module
  */
@@ -42,6 +47,15 @@ export interface Checkpoint {
   optimizer?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> };
   /** Free-form training state (step, data position, RNG state, settings, stage). */
   state: Record<string, unknown>;
+  /** Further models of the run by name (`<name>.safetensors`), e.g. PPO's value model. */
+  extra?: Record<string, ExtraModel>;
+}
+
+/** A further model saved with a checkpoint: its parameters and, optionally, AdamW moments. */
+export interface ExtraModel {
+  config: GptConfig;
+  params: Map<string, Float32Array>;
+  optimizer?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> };
 }
 
 /** Whether a parameter is a Conv1D weight, stored transposed in Hugging Face GPT-2. */
@@ -119,13 +133,163 @@ async function writeFileSynced(path: string, data: Uint8Array | string): Promise
   }
 }
 
+/** Flushes a directory's entries (a rename into it) to disk; best effort where unsupported. */
+async function syncDir(path: string): Promise<void> {
+  let dir: Deno.FsFile;
+  try {
+    dir = await Deno.open(path, { read: true });
+  } catch {
+    return;
+  }
+  try {
+    await dir.sync();
+  } catch {
+    /* not every platform can fsync a directory */
+  } finally {
+    dir.close();
+  }
+}
+
+/** The files that every complete checkpoint holds (`state.json` is written last). */
+const CHECKPOINT_FILES = ["model.safetensors", "config.json", "tokenizer.json", "state.json"];
+
+/** Options of {@linkcode saveCheckpoint}. */
+export interface SaveOptions {
+  /**
+   * Checkpoints to keep in all: `dir` and up to `keep` − 1 earlier ones, moved to
+   * `<dir>.steps/step-<step>` when a newer one replaces them. Default 1: only `dir`.
+   */
+  keep?: number;
+  /**
+   * What `dir` and `<dir>.steps` hold comes from another run (a fresh start over an old `--out`):
+   * delete it, once the new checkpoint is in place, instead of keeping it as history.
+   */
+  replace?: boolean;
+}
+
+/** The folder of the earlier checkpoints kept beside `dir`. */
+export function historyDir(dir: string): string {
+  return `${dir.replace(/\/+$/, "")}.steps`;
+}
+
+const STEP_DIR = /^step-(\d+)$/;
+
+/** The step in `<dir>/state.json`, or undefined when it cannot be read. */
+async function savedStep(dir: string): Promise<number | undefined> {
+  try {
+    const step = JSON.parse(await Deno.readTextFile(`${dir}/state.json`)).step;
+    return Number.isSafeInteger(step) && step >= 0 ? step : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether `dir` holds every file of a checkpoint. */
+async function isComplete(dir: string): Promise<boolean> {
+  for (const name of CHECKPOINT_FILES) {
+    try {
+      if (!(await Deno.stat(`${dir}/${name}`)).isFile) return false;
+    } catch {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** The earlier checkpoints in `<dir>.steps`, newest first. */
+async function history(dir: string): Promise<{ path: string; step: number }[]> {
+  const root = historyDir(dir);
+  const out: { path: string; step: number }[] = [];
+  try {
+    for await (const e of Deno.readDir(root)) {
+      const m = STEP_DIR.exec(e.name);
+      if (e.isDirectory && m) out.push({ path: `${root}/${e.name}`, step: Number(m[1]) });
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  return out.sort((a, b) => b.step - a.step);
+}
+
+/**
+ * The newest complete checkpoint of a run whose output is `dir`: `dir` itself when it is complete,
+ * else the newest complete earlier one (in `<dir>.steps`, or one a crash left aside during a save).
+ * Returns `dir` when there is none, so that loading it reports what is wrong.
+ */
+export async function latestCheckpoint(dir: string): Promise<string> {
+  const base = dir.replace(/\/+$/, "");
+  if (await isComplete(base)) return base;
+  const candidates = await history(base);
+  const parent = base.includes("/") ? base.replace(/\/[^/]*$/, "") || "/" : ".";
+  const name = base.slice(base.lastIndexOf("/") + 1);
+  try {
+    for await (const e of Deno.readDir(parent)) {
+      if (!e.isDirectory || !e.name.startsWith(`${name}.old-`)) continue;
+      const path = parent === "." ? e.name : `${parent}/${e.name}`;
+      const step = await savedStep(path);
+      if (step !== undefined) candidates.push({ path, step });
+    }
+  } catch { /* no parent: nothing to find */ }
+  candidates.sort((a, b) => b.step - a.step);
+  for (const c of candidates) if (await isComplete(c.path)) return c.path;
+  return base;
+}
+
+/** Throws unless every value of every tensor is finite (a model worth saving). */
+function assertFinite(
+  dir: string,
+  step: unknown,
+  what: string,
+  table: Map<string, Float32Array>,
+): void {
+  for (const [name, data] of table) {
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isFinite(data[i])) {
+        throw new CheckpointError(
+          `${typeof step === "number" ? `Step ${step}: ` : ""}${what} ${name} holds ` +
+            `${data[i]}: not saving it to ${dir}, the checkpoint already there is kept: ` +
+            `lower --lr or raise --warmup`,
+        );
+      }
+    }
+  }
+}
+
 /**
  * Writes a checkpoint to `dir` atomically: into `<dir>.tmp-<pid>`, fsynced, then renamed over
- * `dir`. A crash at any moment leaves either the old checkpoint or the new one.
+ * `dir`. A crash at any moment leaves either the old checkpoint or the new one. The checkpoint it
+ * replaces is deleted, or kept in `<dir>.steps` (see {@linkcode SaveOptions}), only once the new
+ * one is in place. A checkpoint with a non-finite value is refused (CheckpointError) and nothing
+ * is written.
  */
-export async function saveCheckpoint(dir: string, ckpt: Checkpoint): Promise<void> {
+export async function saveCheckpoint(
+  dir: string,
+  ckpt: Checkpoint,
+  options: SaveOptions = {},
+): Promise<void> {
   const config = validateConfig(ckpt.config);
-  const tmp = `${dir.replace(/\/+$/, "")}.tmp-${Deno.pid}`;
+  const keep = options.keep ?? 1;
+  if (!Number.isInteger(keep) || keep < 1) {
+    throw new RangeError(`Checkpoints to keep must be an integer >= 1, got ${keep}`);
+  }
+  const base = dir.replace(/\/+$/, "");
+  assertFinite(base, ckpt.state.step, "parameter", ckpt.params);
+  if (ckpt.optimizer) {
+    assertFinite(base, ckpt.state.step, "AdamW moment", ckpt.optimizer.m);
+    assertFinite(base, ckpt.state.step, "AdamW moment", ckpt.optimizer.v);
+  }
+  const extra = Object.entries(ckpt.extra ?? {});
+  for (const [name, model] of extra) {
+    if (!/^[a-z][a-z0-9_-]*$/.test(name) || ["model", "optimizer"].includes(name)) {
+      throw new RangeError(`An extra model needs a plain file name, got "${name}"`);
+    }
+    assertFinite(base, ckpt.state.step, `${name} parameter`, model.params);
+    if (model.optimizer) {
+      assertFinite(base, ckpt.state.step, `${name} AdamW moment`, model.optimizer.m);
+      assertFinite(base, ckpt.state.step, `${name} AdamW moment`, model.optimizer.v);
+    }
+  }
+  const tmp = `${base}.tmp-${Deno.pid}`;
   await Deno.remove(tmp, { recursive: true }).catch(() => {});
   await Deno.mkdir(tmp, { recursive: true });
   try {
@@ -152,20 +316,60 @@ export async function saveCheckpoint(dir: string, ckpt: Checkpoint): Promise<voi
         encodeSafetensors(new Map([...m, ...v])),
       );
     }
-    await writeFileSynced(`${tmp}/state.json`, JSON.stringify(ckpt.state, null, 2) + "\n");
-    const old = `${dir.replace(/\/+$/, "")}.old-${Deno.pid}`;
-    let hadOld = false;
-    try {
-      await Deno.rename(dir, old);
-      hadOld = true;
-    } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    for (const [name, model] of extra) {
+      const c = validateConfig(model.config);
+      const tables = [toHf(c, model.params)];
+      if (model.optimizer) {
+        tables.push(
+          toHf(c, model.optimizer.m, "exp_avg."),
+          toHf(c, model.optimizer.v, "exp_avg_sq."),
+        );
+      }
+      await writeFileSynced(
+        `${tmp}/${name}.safetensors`,
+        encodeSafetensors(new Map(tables.flatMap((t) => [...t]))),
+      );
     }
-    await Deno.rename(tmp, dir);
-    if (hadOld) await Deno.remove(old, { recursive: true });
+    await writeFileSynced(`${tmp}/state.json`, JSON.stringify(ckpt.state, null, 2) + "\n");
+    await syncDir(tmp);
   } catch (e) {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     throw e;
+  }
+  // Move the old checkpoint aside (into the history when it is kept), then the new one in place.
+  const parent = base.includes("/") ? base.replace(/\/[^/]*$/, "") || "/" : ".";
+  const root = historyDir(base);
+  const oldStep = keep > 1 && !options.replace ? await savedStep(base) : undefined;
+  const aside = oldStep !== undefined
+    ? `${root}/step-${String(oldStep).padStart(8, "0")}`
+    : `${base}.old-${Deno.pid}`;
+  let movedAside = false;
+  try {
+    if (oldStep !== undefined) {
+      await Deno.mkdir(root, { recursive: true });
+      await Deno.remove(aside, { recursive: true }).catch(() => {});
+    }
+    try {
+      await Deno.rename(base, aside);
+      movedAside = true;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    await Deno.rename(tmp, base);
+  } catch (e) {
+    if (movedAside) await Deno.rename(aside, base).catch(() => {});
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw e;
+  }
+  await syncDir(parent);
+  if (oldStep !== undefined) await syncDir(root);
+  // Only now that the new checkpoint is durably in place: delete what is no longer kept.
+  if (movedAside && oldStep === undefined) await Deno.remove(aside, { recursive: true });
+  const earlier = await history(base);
+  const keepEarlier = options.replace ? 0 : keep - 1;
+  for (const h of earlier.slice(keepEarlier)) await Deno.remove(h.path, { recursive: true });
+  if (earlier.length > 0 && keepEarlier === 0) {
+    await Deno.remove(root, { recursive: true }).catch(() => {});
   }
 }
 
@@ -192,6 +396,11 @@ async function readJson(path: string): Promise<Record<string, unknown>> {
 export interface LoadOptions {
   /** Also load the AdamW moments (for resuming). Default false. */
   optimizer?: boolean;
+  /**
+   * Also load these further models (`<name>.safetensors`, see {@linkcode ExtraModel}), each checked
+   * against its config; their moments are loaded with `optimizer`.
+   */
+  extra?: Record<string, GptConfig>;
 }
 
 /**
@@ -243,6 +452,15 @@ export async function loadCheckpoint(dir: string, options: LoadOptions = {}): Pr
       m: fromHf(config, t, file, "exp_avg."),
       v: fromHf(config, t, file, "exp_avg_sq."),
     };
+  }
+  for (const [name, c] of Object.entries(options.extra ?? {})) {
+    const t = await readTensors(`${name}.safetensors`);
+    const file = `${dir}/${name}.safetensors`;
+    const model: ExtraModel = { config: c, params: fromHf(c, t, file) };
+    if (options.optimizer) {
+      model.optimizer = { m: fromHf(c, t, file, "exp_avg."), v: fromHf(c, t, file, "exp_avg_sq.") };
+    }
+    (ckpt.extra ??= {})[name] = model;
   }
   return ckpt;
 }

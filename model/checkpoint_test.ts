@@ -1,7 +1,14 @@
 import { assert, assertEquals, assertRejects } from "../tests/_assert.ts";
 import { getGpu } from "../gpu/device.ts";
 import { buildTokenizer } from "../data/tokenizer.ts";
-import { type Checkpoint, loadCheckpoint, loadModel, saveCheckpoint } from "./checkpoint.ts";
+import {
+  type Checkpoint,
+  historyDir,
+  latestCheckpoint,
+  loadCheckpoint,
+  loadModel,
+  saveCheckpoint,
+} from "./checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import { initialParameters } from "./gpt.ts";
 import type { GptConfig } from "./config.ts";
@@ -119,6 +126,96 @@ Deno.test("a tokenizer that does not fit the model's vocabulary is refused", asy
     );
     const gpu = await getGpu();
     await assertRejects(() => loadModel(gpu, `${dir}/c`), /different runs/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** The names in a directory, sorted ([] when it does not exist). */
+function names(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+const at = (step: number): Checkpoint => ({ ...checkpoint(), state: { stage: "pretrain", step } });
+
+Deno.test("keep: replaced checkpoints move to <dir>.steps and only the newest keep-1 stay", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const c = `${dir}/c`;
+    for (const step of [2, 4, 6, 8]) await saveCheckpoint(c, at(step), { keep: 3 });
+    assertEquals((await loadCheckpoint(c)).state.step, 8);
+    assertEquals(names(dir), ["c", "c.steps"]);
+    assertEquals(names(historyDir(c)), ["step-00000004", "step-00000006"]);
+    assertEquals((await loadCheckpoint(`${c}.steps/step-00000006`)).state.step, 6);
+    // A smaller --keep prunes the history at the next save; keep 1 removes it.
+    await saveCheckpoint(c, at(10), { keep: 2 });
+    assertEquals(names(historyDir(c)), ["step-00000008"]);
+    await saveCheckpoint(c, at(12), { keep: 1 });
+    assertEquals(names(dir), ["c"]);
+    // A fresh run over an old --out replaces its checkpoint and history at the first save.
+    for (const step of [14, 16]) await saveCheckpoint(c, at(step), { keep: 3 });
+    await saveCheckpoint(c, at(1), { keep: 3, replace: true });
+    assertEquals(names(dir), ["c"]);
+    assertEquals((await loadCheckpoint(c)).state.step, 1);
+    await saveCheckpoint(c, at(2), { keep: 3 });
+    assertEquals(names(historyDir(c)), ["step-00000001"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("latestCheckpoint: the output when complete, else the newest complete earlier one", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const c = `${dir}/c`;
+    assertEquals(await latestCheckpoint(c), c); // nothing at all: loading c reports it
+    for (const step of [3, 6, 9]) await saveCheckpoint(`${c}/`, at(step), { keep: 3 });
+    assertEquals(await latestCheckpoint(`${c}/`), c);
+    // A crash between moving the old checkpoint aside and renaming the new one into place.
+    await Deno.rename(c, `${dir}/c.tmp-1`);
+    await Deno.remove(`${dir}/c.tmp-1/state.json`);
+    assertEquals(await latestCheckpoint(c), `${c}.steps/step-00000006`);
+    // An incomplete output, and an incomplete newest history entry, are passed over.
+    await saveCheckpoint(`${dir}/x`, at(5));
+    await Deno.rename(`${dir}/x`, c);
+    await Deno.remove(`${c}/model.safetensors`);
+    await Deno.remove(`${c}.steps/step-00000006/config.json`);
+    assertEquals(await latestCheckpoint(c), `${c}.steps/step-00000003`);
+    // With keep 1 the old checkpoint waits in <dir>.old-<pid> until the new one is in place.
+    await saveCheckpoint(`${dir}/d`, at(7));
+    await Deno.rename(`${dir}/d`, `${dir}/d.old-42`);
+    assertEquals(await latestCheckpoint(`${dir}/d`), `${dir}/d.old-42`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a checkpoint with a non-finite value is refused and the previous one is kept", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const c = `${dir}/c`;
+    await saveCheckpoint(c, at(4), { keep: 3 });
+    for (const bad of [NaN, Infinity]) {
+      const ckpt = at(5);
+      ckpt.params.get("transformer.h.0.mlp.c_fc.weight")![17] = bad;
+      await assertRejects(
+        () => saveCheckpoint(c, ckpt, { keep: 3 }),
+        new RegExp(`^Step 5: parameter transformer\\.h\\.0\\.mlp\\.c_fc\\.weight holds ${bad}`),
+      );
+      const moments = at(5);
+      const zeros = new Map([...moments.params].map(([k, v]) => [k, new Float32Array(v.length)]));
+      const v = new Map(zeros);
+      v.set("transformer.wte.weight", new Float32Array(zeros.get("transformer.wte.weight")!));
+      v.get("transformer.wte.weight")![0] = bad;
+      moments.optimizer = { m: zeros, v };
+      await assertRejects(() => saveCheckpoint(c, moments), /AdamW moment transformer\.wte/);
+    }
+    assertEquals((await loadCheckpoint(c)).state.step, 4);
+    assertEquals(names(dir), ["c"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

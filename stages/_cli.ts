@@ -141,6 +141,12 @@ const EXPECTED = new Set([
   "RangeError",
 ]);
 
+/** The first line of an error message, with a count of the lines left out. */
+function oneLine(message: string): string {
+  const lines = message.split("\n").filter((l) => l.trim() !== "");
+  return lines.length <= 1 ? lines[0] ?? "" : `${lines[0]} (and ${lines.length - 1} more like it)`;
+}
+
 /**
  * Runs a script's main function: expected errors print one line (`error: ...`) and exit 2;
  * anything else prints its stack and exits 1.
@@ -151,11 +157,11 @@ export async function runMain(main: () => Promise<void>): Promise<void> {
   } catch (e) {
     const err = e as Error;
     if (EXPECTED.has(err?.name) || /^(Shard|Tokenizer|Data|World)/.test(err?.name ?? "")) {
-      console.error(`error: ${err.message}`);
+      console.error(`error: ${oneLine(err.message)}`);
       Deno.exit(2);
     }
     if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied) {
-      console.error(`error: ${err.message}`);
+      console.error(`error: ${oneLine(err.message)}`);
       Deno.exit(2);
     }
     console.error(err?.stack ?? String(err));
@@ -188,6 +194,33 @@ export async function checkWritable(out: string, flag = "--out"): Promise<void> 
     throw new UsageError(
       `${flag} ${out}: cannot write to ${dir} (${(e as Error).message.replace(/:.*$/, "")}): ` +
         `choose another ${flag}`,
+    );
+  }
+}
+
+/**
+ * Refuses a gzip-compressed file where plain text is read (`flag` names where it came from):
+ * throws a UsageError telling to decompress it. Missing or unreadable files pass (the reader
+ * reports them).
+ */
+export async function refuseGzip(path: string, flag: string): Promise<void> {
+  let head: Uint8Array;
+  try {
+    const file = await Deno.open(path, { read: true });
+    try {
+      if (!(await file.stat()).isFile) return;
+      head = new Uint8Array(2);
+      if ((await file.read(head)) !== 2) return;
+    } finally {
+      file.close();
+    }
+  } catch {
+    return;
+  }
+  if (head[0] === 0x1f && head[1] === 0x8b) {
+    throw new UsageError(
+      `${flag} ${path} is gzip-compressed, and this stage reads plain text: decompress it ` +
+        `(gunzip) and pass the result`,
     );
   }
 }

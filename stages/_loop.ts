@@ -6,9 +6,11 @@
  *
  * @module
  */
-import type { Schema, Values } from "./_cli.ts";
-import { PRESETS } from "../model/config.ts";
+import { type Schema, UsageError, type Values } from "./_cli.ts";
+import { type GptConfig, PRESETS } from "../model/config.ts";
 import type { Batch, StepHyper, Trainer } from "../model/trainer.ts";
+import { parameterSpecs } from "../model/gpt.ts";
+import { fmtBytes, type Gpu } from "../gpu/device.ts";
 import { assertNoGpuErrors } from "../gpu/kernel.ts";
 
 /** Flags of the model shape (used when a stage creates a new model). */
@@ -32,6 +34,30 @@ export const MODEL_FLAGS = {
     min: 2,
     max: 16384,
     int: true,
+  },
+} satisfies Schema;
+
+/** Flags of checkpoints, resuming and failures, the same in every stage that trains. */
+export const CHECKPOINT_FLAGS = {
+  "save-every": {
+    default: 0,
+    help: "Steps between checkpoints (0: only at the end)",
+    min: 0,
+    int: true,
+  },
+  keep: {
+    default: 3,
+    help: "Checkpoints to keep: --out and the newest keep-1 earlier ones in <out>.steps/",
+    min: 1,
+    int: true,
+  },
+  resume: {
+    default: false,
+    help: "Continue from the newest complete checkpoint of --out (or of <out>.steps/)",
+  },
+  "skip-nonfinite": {
+    default: false,
+    help: "Skip a step whose loss or gradient norm is not finite instead of stopping",
   },
 } satisfies Schema;
 
@@ -84,13 +110,9 @@ export function trainingFlags(defaults: {
       int: true,
     },
     "eval-batches": { default: 4, help: "Batches per validation loss", min: 1, int: true },
-    "save-every": {
-      default: 0,
-      help: "Steps between checkpoints (0: only at the end)",
-      min: 0,
-      int: true,
-    },
-    resume: { default: false, help: "Continue from the checkpoint in --out" },
+    "save-every": CHECKPOINT_FLAGS["save-every"],
+    keep: CHECKPOINT_FLAGS.keep,
+    resume: CHECKPOINT_FLAGS.resume,
     "sample-tokens": {
       default: 48,
       help: "Tokens of the sample printed at each evaluation (0: none)",
@@ -98,10 +120,7 @@ export function trainingFlags(defaults: {
       int: true,
     },
     quiet: { default: false, help: "Print only evaluations and the final report" },
-    "skip-nonfinite": {
-      default: false,
-      help: "Skip a step whose loss or gradient norm is not finite instead of stopping",
-    },
+    "skip-nonfinite": CHECKPOINT_FLAGS["skip-nonfinite"],
   } satisfies Schema;
 }
 
@@ -163,6 +182,53 @@ export class NonFiniteError extends Error {
   override name = "DataError";
 }
 
+/**
+ * The error of a step (`what`: "Step 7", "DPO step 7") whose loss or gradient norm is not finite:
+ * names the checkpoint that is kept (`kept`, or none written yet) and the flags that help
+ * (`remedy`, then --skip-nonfinite).
+ */
+export function nonFiniteError(
+  what: string,
+  stats: { loss: number; gradNorm: number },
+  kept: { step: number; dir: string } | undefined,
+  remedy: string,
+): NonFiniteError {
+  return new NonFiniteError(
+    `${what}: the loss (${stats.loss}) or gradient norm (${stats.gradNorm}) is not finite; ` +
+      `the update was skipped and ${
+        kept !== undefined
+          ? `the checkpoint of step ${kept.step} in ${kept.dir} is kept`
+          : `no checkpoint was written (--save-every writes them along the way)`
+      }: ${remedy}, or pass --skip-nonfinite`,
+  );
+}
+
+/**
+ * Watches SIGINT and SIGTERM while a stage trains: the first signal sets `requested` (the stage
+ * finishes its step, saves and exits 130); a second one exits 130 at once. Call `dispose` after.
+ */
+export class StopRequest {
+  /** Whether a signal asked the run to stop. */
+  requested = false;
+  readonly #signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT"]
+    : ["SIGINT", "SIGTERM"];
+  readonly #handler = () => {
+    if (this.requested) Deno.exit(130);
+    this.requested = true;
+    console.error("\nstopping after this step (signal received; again to quit at once)");
+  };
+
+  constructor() {
+    for (const s of this.#signals) Deno.addSignalListener(s, this.#handler);
+  }
+
+  /** Stops watching (again: nothing). */
+  dispose(): void {
+    for (const s of this.#signals.splice(0)) Deno.removeSignalListener(s, this.#handler);
+  }
+}
+
 /** What the loop needs from its stage. */
 export interface LoopContext {
   trainer: Trainer;
@@ -201,14 +267,7 @@ export interface LoopResult {
 export async function trainLoop(ctx: LoopContext): Promise<LoopResult> {
   const { trainer, flags: f, log } = ctx;
   await assertNoGpuErrors(); // every kernel, bind group and buffer built so far is valid
-  let stopRequested = false;
-  const onSignal = () => {
-    if (stopRequested) Deno.exit(130);
-    stopRequested = true;
-    console.error("\nstopping after this step (signal received; again to quit at once)");
-  };
-  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
-  for (const s of signals) Deno.addSignalListener(s, onSignal);
+  const stop = new StopRequest();
   const tty = Deno.stdout.isTerminal();
   const start = performance.now();
   const first = trainer.step + 1;
@@ -217,6 +276,12 @@ export async function trainLoop(ctx: LoopContext): Promise<LoopResult> {
   let extra: Record<string, number> = {};
   type Pending = { step: number; lr: number; stats: Promise<{ loss: number; gradNorm: number }> };
   let pending: Pending | undefined;
+  // The step of the checkpoint in --out that this run wrote or resumed from.
+  let lastSaved = trainer.step > 0 ? trainer.step : undefined;
+  const save = async () => {
+    await ctx.save();
+    lastSaved = trainer.step;
+  };
 
   const finish = async (p: Pending) => {
     const s = await p.stats;
@@ -229,10 +294,11 @@ export async function trainLoop(ctx: LoopContext): Promise<LoopResult> {
         );
         return;
       }
-      throw new NonFiniteError(
-        `Step ${p.step}: the loss (${s.loss}) or gradient norm (${s.gradNorm}) is not finite; ` +
-          `the update was skipped and the last checkpoint in ${f.out} is kept: lower --lr, raise ` +
-          `--warmup, or pass --skip-nonfinite`,
+      throw nonFiniteError(
+        `Step ${p.step}`,
+        s,
+        lastSaved !== undefined ? { step: lastSaved, dir: f.out } : undefined,
+        "lower --lr, raise --warmup",
       );
     }
     trainLoss = s.loss;
@@ -291,11 +357,11 @@ export async function trainLoop(ctx: LoopContext): Promise<LoopResult> {
       if (pending) await finish(pending);
       pending = next;
       const last = step === f.steps;
-      if (stopRequested) {
+      if (stop.requested) {
         await finish(pending);
         pending = undefined;
         if (tty) console.log();
-        await ctx.save();
+        await save();
         console.log(`interrupted: checkpoint at step ${step} written to ${f.out}`);
         return {
           trainLoss,
@@ -312,12 +378,12 @@ export async function trainLoop(ctx: LoopContext): Promise<LoopResult> {
           await finish(pending);
           pending = undefined;
         }
-        await ctx.save();
+        await save();
       }
     }
     if (pending) await finish(pending);
   } finally {
-    for (const s of signals) Deno.removeSignalListener(s, onSignal);
+    stop.dispose();
   }
   const seconds = (performance.now() - start) / 1000;
   const steps = f.steps - first + 1;
@@ -329,4 +395,36 @@ export async function trainLoop(ctx: LoopContext): Promise<LoopResult> {
     interrupted: false,
     extra,
   };
+}
+
+/**
+ * Checks, before anything is allocated, that the parameters of `config` fit this adapter: each
+ * tensor within one storage binding and all of them within one buffer. Throws a UsageError naming
+ * the sizes and the flags to lower. (Activations are checked when a batch's graph is built, with
+ * --batch and --context named.)
+ */
+export function checkModelSize(gpu: Gpu, config: GptConfig): void {
+  const maxBinding = gpu.limits.maxStorageBufferBindingSize;
+  const flags = `--layers ${config.layers} --width ${config.width}`;
+  let total = 0;
+  for (const spec of parameterSpecs(config).specs) {
+    const bytes = spec.shape.reduce((a, b) => a * b, 1) * 4;
+    total += Math.ceil(Math.max(bytes, 4) / 256) * 256;
+    if (bytes > maxBinding) {
+      const vocab = spec.name === "transformer.wte.weight"
+        ? ` or use a smaller vocabulary (--tokenizer gpt2-compact; ${config.vocabSize} ids now)`
+        : "";
+      throw new UsageError(
+        `${flags}: parameter ${spec.name} [${spec.shape.join(", ")}] needs ${fmtBytes(bytes)}, ` +
+          `more than one GPU binding holds on this adapter (${fmtBytes(maxBinding)}): ` +
+          `lower --width${vocab}`,
+      );
+    }
+  }
+  if (total > gpu.limits.maxBufferSize) {
+    throw new UsageError(
+      `${flags}: the parameters need ${fmtBytes(total)} in one GPU buffer, more than this ` +
+        `adapter's ${fmtBytes(gpu.limits.maxBufferSize)}: lower --layers or --width`,
+    );
+  }
 }

@@ -24,12 +24,25 @@ import { TokenBatches } from "../data/batches.ts";
 import { generateWorld, type World } from "../data/world/mod.ts";
 import { formatPrompt } from "../data/template.ts";
 import { type GptConfig, parameterCount, validateConfig } from "../model/config.ts";
-import { assertSameShape, loadModel, saveCheckpoint } from "../model/checkpoint.ts";
+import {
+  assertSameShape,
+  latestCheckpoint,
+  loadModel,
+  saveCheckpoint,
+} from "../model/checkpoint.ts";
 import { Gpt, readTable } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
+import { assertNoGpuErrors } from "../gpu/kernel.ts";
 import { Evaluator, Sampler } from "../model/generate.ts";
-import { checkWritable, parseFlags, runMain, UsageError } from "./_cli.ts";
-import { fmtDuration, MetricsLog, MODEL_FLAGS, trainingFlags, trainLoop } from "./_loop.ts";
+import { checkWritable, parseFlags, refuseGzip, runMain, UsageError, type Values } from "./_cli.ts";
+import {
+  checkModelSize,
+  fmtDuration,
+  MetricsLog,
+  MODEL_FLAGS,
+  trainingFlags,
+  trainLoop,
+} from "./_loop.ts";
 
 const USAGE = "Usage: deno task pretrain [--data PATH]... [options]";
 
@@ -121,13 +134,14 @@ async function loadCorpus(
         `--data ${p} does not exist: pass a text file or a folder of .txt/.md files`,
       );
     }
+    await refuseGzip(p, "--data");
   }
   const tokenizer = saved
     ? createTokenizer(saved)
     : f.tokenizer === "gpt2-compact"
     ? buildTokenizer("gpt2-compact", corpusTexts(inputs, { valFraction }))
     : buildTokenizer(f.tokenizer as TokenizerKind);
-  const shardDir = `${f.out.replace(/\/+$/, "")}.shards`;
+  const shardDir = shardsOf(f.out);
   const prepared = prepareCorpus(inputs, tokenizer, shardDir, { valFraction });
   if (prepared.val.length === 0) {
     throw new UsageError(`--data ${f.data} is too small to hold out a validation split: add text`);
@@ -153,18 +167,58 @@ async function loadCorpus(
   };
 }
 
+/** The folder of a run's token shards (with `--data`), beside its checkpoint. */
+function shardsOf(out: string): string {
+  return `${out.replace(/\/+$/, "")}.shards`;
+}
+
 /** Runs pretraining with the given command-line arguments. */
 export async function pretrain(args: string[]): Promise<void> {
   const f = parseFlags(args, PRETRAIN_FLAGS, USAGE);
   await checkWritable(f.out);
+  // Token shards are the only thing written before training starts: a run that fails before then
+  // removes the ones it created, so that bad input leaves nothing behind.
+  const created = f.data !== "" ? await missingFolders(shardsOf(f.out)) : [];
+  const progress = { started: false };
+  try {
+    await run(f, progress);
+  } catch (e) {
+    if (!progress.started) {
+      for (const [i, dir] of created.entries()) {
+        await Deno.remove(dir, { recursive: i === 0 }).catch(() => {});
+      }
+    }
+    throw e;
+  }
+}
+
+/** `path` and those of its parent folders that do not exist yet, deepest first. */
+async function missingFolders(path: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let p = path.replace(/\/+$/, ""); p !== "" && p !== "." && p !== "/";) {
+    if (await Deno.stat(p).then(() => true, () => false)) break;
+    out.push(p);
+    p = p.includes("/") ? p.replace(/\/[^/]*$/, "") : "";
+  }
+  return out;
+}
+
+async function run(
+  f: Values<typeof PRETRAIN_FLAGS>,
+  progress: { started: boolean },
+): Promise<void> {
   const gpu = await getGpu();
   let resumed: Awaited<ReturnType<typeof loadModel>> | undefined;
   if (f.resume) {
-    resumed = await loadModel(gpu, f.out, { optimizer: true });
+    const from = await latestCheckpoint(f.out);
+    resumed = await loadModel(gpu, from, { optimizer: true });
     if (resumed.checkpoint.state.stage !== "pretrain") {
       throw new UsageError(
-        `--resume: ${f.out} holds a ${resumed.checkpoint.state.stage} checkpoint, not pretraining`,
+        `--resume: ${from} holds a ${resumed.checkpoint.state.stage} checkpoint, not pretraining`,
       );
+    }
+    if (from !== f.out.replace(/\/+$/, "")) {
+      console.log(`pretrain: ${f.out} is missing or incomplete: resuming from ${from}`);
     }
   }
   const data = await loadCorpus(f, resumed?.tokenizer.spec);
@@ -176,6 +230,7 @@ export async function pretrain(args: string[]): Promise<void> {
     width: f.width,
   });
   if (resumed) assertSameShape(config, resumed.checkpoint.config, `--resume from ${f.out}`);
+  checkModelSize(gpu, config);
   const B = f.batch, T = f.context;
   for (const [name, split] of [["train", data.train], ["val", data.val]] as const) {
     if (split.tokens < T + 1) {
@@ -197,6 +252,8 @@ export async function pretrain(args: string[]): Promise<void> {
   const evaluator = new Evaluator(gpt, { B, T });
   const sampler = f["sample-tokens"] > 0 ? new Sampler(gpt) : undefined;
   const sampleRng = new Rng(f.seed + 2);
+  // Every buffer is allocated by now: a device out of memory stops the run before it writes.
+  await assertNoGpuErrors();
   await Deno.mkdir(f.out.replace(/\/[^/]*\/?$/, "") || ".", { recursive: true });
   const log = new MetricsLog(`${f.out.replace(/\/+$/, "")}.metrics.jsonl`, !resumed);
   console.log(
@@ -240,6 +297,8 @@ export async function pretrain(args: string[]): Promise<void> {
       return f.prompt + data.tokenizer.decode(ids);
     }
     : undefined;
+  // A fresh run replaces what an earlier run left in --out (and its history) at its first save.
+  let fresh = !resumed;
   const save = async () => {
     const [params, moments] = await Promise.all([
       readTable(gpu, gpt.params),
@@ -257,8 +316,10 @@ export async function pretrain(args: string[]): Promise<void> {
         flags: f,
         data_source: data.description,
       },
-    });
+    }, { keep: f.keep, replace: fresh });
+    fresh = false;
   };
+  progress.started = true;
   const result = await trainLoop({
     trainer,
     flags: f,

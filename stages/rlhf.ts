@@ -21,6 +21,16 @@
  * clipped value loss. β adapts towards `--target-kl` (Ziegler et al.). The entropy logged is the
  * Monte-Carlo estimate mean(−logπ) of the sampled tokens.
  *
+ * Checkpoints and failures, as in the other stages: each phase saves every `--save-every` steps
+ * and on SIGINT/SIGTERM (after the step in flight; exit code 130) — the reward model in
+ * `--reward-out`, the policy in `--out` (with PPO's value model as `value.safetensors`), each with
+ * its AdamW moments and a `state.json` of the phase, step, RNG and data position (and PPO's KL
+ * coefficient, DPO's cached reference log-probabilities). `--resume` keeps a finished reward
+ * model and continues each phase from its newest checkpoint, drawing the same data and samples as
+ * an uninterrupted run. A non-finite loss or gradient norm stops the run naming the step, the last
+ * checkpoint kept; `--skip-nonfinite` skips the step instead (PPO and GRPO: the step's remaining
+ * updates).
+ *
  * At the end: the reward model's held-out pair accuracy, and for the policy and the SFT model on
  * the world's held-out prompts (greedy): gold-judge score, reward-model score, length; and the KL
  * of the policy to SFT (mean per-token logπ − logπ_ref on responses sampled from the policy).
@@ -41,7 +51,16 @@ import {
   splitHeldOut,
 } from "../data/preferences.ts";
 import { parameterCount } from "../model/config.ts";
-import { type LoadedModel, loadModel, saveCheckpoint } from "../model/checkpoint.ts";
+import {
+  assertSameShape,
+  type Checkpoint,
+  CheckpointError,
+  latestCheckpoint,
+  loadCheckpoint,
+  type LoadedModel,
+  loadModel,
+  saveCheckpoint,
+} from "../model/checkpoint.ts";
 import { Gpt, readTable } from "../model/gpt.ts";
 import { type StepHyper, Trainer } from "../model/trainer.ts";
 import { Evaluator } from "../model/generate.ts";
@@ -72,7 +91,14 @@ import {
   UsageError,
   type Values,
 } from "./_cli.ts";
-import { fmtDuration, MetricsLog } from "./_loop.ts";
+import {
+  CHECKPOINT_FLAGS,
+  fmtDuration,
+  MetricsLog,
+  NonFiniteError,
+  nonFiniteError,
+  StopRequest,
+} from "./_loop.ts";
 
 const USAGE = "Usage: deno task rlhf [--algo ppo|dpo|grpo] [--stage rm|policy|all] [options]";
 
@@ -190,6 +216,15 @@ export const RLHF_FLAGS = {
     int: true,
   },
   quiet: { default: false, help: "Print only evaluations and the final report" },
+  ...CHECKPOINT_FLAGS,
+  "save-every": {
+    ...CHECKPOINT_FLAGS["save-every"],
+    help: "Steps between checkpoints of each phase (0: only at the end)",
+  },
+  resume: {
+    ...CHECKPOINT_FLAGS.resume,
+    help: "Keep a finished reward model; continue each phase from its newest checkpoint",
+  },
 } satisfies Schema;
 
 type Flags = Values<typeof RLHF_FLAGS>;
@@ -225,23 +260,172 @@ interface Ctx {
   prefs: { train: Preference[]; heldOut: Preference[]; source: string };
   log: MetricsLog;
   say: (line: string) => void;
+  /** Set by SIGINT/SIGTERM: the phase saves after its step and the run exits 130. */
+  stop: StopRequest;
+}
+
+// ---- checkpoints of a phase ------------------------------------------------------------------
+
+/** Thrown once a phase saved its checkpoint after a signal: the run exits 130. */
+class Interrupted extends Error {}
+
+/**
+ * The checkpoints of one phase (the reward model, or the policy): saved every --save-every steps,
+ * after the step in flight on a signal, and at the end; non-finite steps stop or are skipped.
+ */
+class Phase {
+  /** The step of the checkpoint in `dir` that this run resumed from or wrote. */
+  kept: number | undefined;
+  #fresh: boolean;
+
+  constructor(
+    readonly ctx: Ctx,
+    /** Its name in logs ("rm", "ppo", "dpo", "grpo"). */
+    readonly name: string,
+    readonly dir: string,
+    resumed: Checkpoint | undefined,
+    readonly build: (step: number, finished: boolean) => Promise<Checkpoint>,
+  ) {
+    this.kept = resumed ? resumed.state.step as number : undefined;
+    // A fresh run replaces what an earlier run left in `dir` (and its history) at its first save.
+    this.#fresh = !resumed;
+  }
+
+  async save(step: number, finished: boolean): Promise<void> {
+    const ckpt = await this.build(step, finished);
+    await saveCheckpoint(this.dir, ckpt, { keep: this.ctx.f.keep, replace: this.#fresh });
+    this.#fresh = false;
+    this.kept = step;
+  }
+
+  /** After step `step` of `total`: saves and stops on a signal, or saves every --save-every. */
+  async after(step: number, total: number): Promise<void> {
+    const every = this.ctx.f["save-every"];
+    if (this.ctx.stop.requested) {
+      await this.save(step, false);
+      console.log(`interrupted: ${this.name} checkpoint at step ${step} written to ${this.dir}`);
+      throw new Interrupted();
+    }
+    if (every > 0 && step % every === 0 && step < total) await this.save(step, false);
+  }
+
+  /**
+   * Whether step `step` went wrong (a non-finite loss or gradient norm; AdamW skipped the update
+   * on the GPU): with --skip-nonfinite it is logged as skipped and true returned, else the run
+   * stops naming the step and the checkpoint kept.
+   */
+  bad(step: number, stats: { loss: number; gradNorm: number }, remedy: string): boolean {
+    if (Number.isFinite(stats.loss) && Number.isFinite(stats.gradNorm)) return false;
+    if (!this.ctx.f["skip-nonfinite"]) {
+      const kept = this.kept !== undefined ? { step: this.kept, dir: this.dir } : undefined;
+      throw nonFiniteError(`${this.name.toUpperCase()} step ${step}`, stats, kept, remedy);
+    }
+    this.ctx.log.write({ stage: "rlhf", phase: this.name, step, skipped: true });
+    console.error(
+      `${this.name} step ${step}: loss ${stats.loss}, gradient norm ${stats.gradNorm}: ` +
+        `update skipped`,
+    );
+    return true;
+  }
+}
+
+/** Where a shuffled pass over the training pairs stands. */
+interface OrderState {
+  rng: number;
+  cursor: number;
+  order: number[];
+}
+
+/** The training pairs in a shuffled order, reshuffled at each pass; its state resumes exactly. */
+class PairOrder {
+  #rng: Rng;
+  #order: number[];
+  #cursor = 0;
+
+  constructor(n: number, seed: number) {
+    this.#rng = new Rng(seed);
+    this.#order = this.#rng.shuffle([...Array(n).keys()]);
+  }
+
+  /** The index of the next pair. */
+  next(): number {
+    if (this.#cursor === this.#order.length) {
+      this.#rng.shuffle(this.#order);
+      this.#cursor = 0;
+    }
+    return this.#order[this.#cursor++];
+  }
+
+  get state(): OrderState {
+    return { rng: this.#rng.state, cursor: this.#cursor, order: [...this.#order] };
+  }
+
+  set state(s: OrderState) {
+    if (s?.order?.length !== this.#order.length) {
+      throw new UsageError(
+        `--resume: the checkpoint was trained on ${s?.order?.length} preference pairs, this ` +
+          `run has ${this.#order.length}: pass the same --data`,
+      );
+    }
+    this.#rng.state = s.rng;
+    this.#cursor = s.cursor;
+    this.#order = [...s.order];
+  }
+}
+
+/** The checkpoint of a phase in `dir` to resume (its newest complete one), or undefined. */
+async function resumable(
+  dir: string,
+  options: Parameters<typeof loadCheckpoint>[1],
+): Promise<{ from: string; ckpt: Checkpoint } | undefined> {
+  const from = await latestCheckpoint(dir);
+  try {
+    await Deno.stat(from);
+  } catch {
+    return undefined;
+  }
+  return { from, ckpt: await loadCheckpoint(from, options) };
 }
 
 // ---- reward model ------------------------------------------------------------------------------
 
-async function trainRewardModel(ctx: Ctx): Promise<number> {
-  const { f, gpu, base, tokenizer, log } = ctx;
-  const config = base.checkpoint.config;
-  const T = config.context;
-  const init = withScalarHead(config, base.checkpoint.params, { seed: f.seed });
+/** The reward model's trainer, built before anything is written (a size that does not fit fails). */
+interface RewardRig {
+  init: ReturnType<typeof withScalarHead>;
+  gpt: Gpt;
+  trainer: Trainer;
+}
+
+async function rewardRig(ctx: Ctx, resumed?: Checkpoint): Promise<RewardRig> {
+  const { f, gpu, base } = ctx;
+  const init = resumed
+    ? { config: resumed.config, params: resumed.params }
+    : withScalarHead(base.checkpoint.config, base.checkpoint.params, { seed: f.seed });
   const gpt = Gpt.create(gpu, init.config, { values: init.params });
-  const trainer = new Trainer(gpt, { B: 2 * f["rm-batch"], T });
+  const trainer = new Trainer(gpt, {
+    B: 2 * f["rm-batch"],
+    T: base.checkpoint.config.context,
+    step: resumed ? optimizerStep(resumed) : 0,
+  });
+  if (resumed) trainer.loadMoments(resumed.optimizer!);
   await trainer.ready();
+  return { init, gpt, trainer };
+}
+
+/** The AdamW step count of a checkpoint (its optimizer may take several steps per phase step). */
+function optimizerStep(ckpt: Checkpoint): number {
+  return (ckpt.state.optimizer_step ?? ckpt.state.step) as number;
+}
+
+async function trainRewardModel(ctx: Ctx, rig: RewardRig, resumed?: Checkpoint): Promise<number> {
+  const { f, gpu, base, tokenizer, log } = ctx;
+  const T = base.checkpoint.config.context;
+  const { init, gpt, trainer } = rig;
   const rm = new RewardModelTrainer(trainer, tokenizer.eot);
   const encode = (p: Preference) => encodePreference(tokenizer, p, T);
-  const rng = new Rng(f.seed + 11);
-  const order = rng.shuffle([...ctx.prefs.train.keys()]);
-  let cursor = 0;
+  const order = new PairOrder(ctx.prefs.train.length, f.seed + 11);
+  if (resumed) order.state = resumed.state.data as OrderState;
+  const first = (resumed ? resumed.state.step as number : 0) + 1;
   const heldOut = ctx.prefs.heldOut.map(encode);
   const evalSet = f["rm-eval-pairs"] > 0 ? heldOut.slice(0, f["rm-eval-pairs"]) : heldOut;
   console.log(
@@ -249,24 +433,44 @@ async function trainRewardModel(ctx: Ctx): Promise<number> {
       `(${ctx.prefs.source}); ${f["rm-steps"]} steps of ${f["rm-batch"]} pairs, lr ${f["rm-lr"]}`,
   );
   const start = performance.now();
-  let accuracy = NaN;
+  // The last held-out accuracy (null in JSON while there is none).
+  let accuracy = (resumed?.state.rm_accuracy as number | null | undefined) ?? NaN;
   const trainAcc: number[] = [];
-  for (let step = 1; step <= f["rm-steps"]; step++) {
+  const phase = new Phase(ctx, "rm", f["reward-out"], resumed, async (step, finished) => ({
+    config: init.config,
+    tokenizer: tokenizer.spec as unknown as Record<string, unknown>,
+    params: await readTable(gpu, gpt.params),
+    optimizer: await trainer.readMoments(),
+    state: {
+      stage: "reward",
+      phase: "rm",
+      step,
+      optimizer_step: trainer.step,
+      finished,
+      rm_accuracy: accuracy,
+      eval_pairs: evalSet.length,
+      init: f.init,
+      data_source: ctx.prefs.source,
+      data: order.state,
+      flags: f,
+    },
+  }));
+  if (resumed) console.log(`rlhf rm: resuming at step ${first - 1} of ${f["rm-steps"]}`);
+  for (let step = first; step <= f["rm-steps"]; step++) {
     const pairs: EncodedPair[] = [];
-    for (let i = 0; i < f["rm-batch"]; i++) {
-      if (cursor === order.length) {
-        rng.shuffle(order);
-        cursor = 0;
-      }
-      pairs.push(encode(ctx.prefs.train[order[cursor++]]));
-    }
+    for (let i = 0; i < f["rm-batch"]; i++) pairs.push(encode(ctx.prefs.train[order.next()]));
     const lr = lrAt(f["rm-lr"], step, f["rm-steps"], f);
     const s = await rm.step(pairs, hyper(lr, f), {
       margin: f.margin,
       centerCoef: f["center-coef"],
     });
-    if (!Number.isFinite(s.loss) || !Number.isFinite(s.gradNorm)) {
-      throw new UsageError(`RM step ${step}: the loss is not finite: lower --rm-lr`);
+    const finite = Number.isFinite(s.loss) && Number.isFinite(s.gradNorm);
+    if (!finite && !f["skip-nonfinite"] && phase.kept === undefined) {
+      throw new NonFiniteError(`RM step ${step}: the loss is not finite: lower --rm-lr`);
+    }
+    if (phase.bad(step, s, "lower --rm-lr")) {
+      await phase.after(step, f["rm-steps"]);
+      continue;
     }
     trainAcc.push(s.accuracy);
     log.write({
@@ -290,27 +494,14 @@ async function trainRewardModel(ctx: Ctx): Promise<number> {
         `rm step ${step}/${f["rm-steps"]} | loss ${s.loss.toFixed(4)} | train acc ${
           mean(trainAcc.slice(-10)).toFixed(2)
         }${evalNow ? ` | held-out acc ${accuracy.toFixed(3)}` : ""} | ${fmtDuration(el)} (ETA ${
-          fmtDuration((el / step) * (f["rm-steps"] - step))
+          fmtDuration((el / (step - first + 1)) * (f["rm-steps"] - step))
         })`,
       );
     }
+    await phase.after(step, f["rm-steps"]);
   }
   if (f["rm-steps"] === 0 && evalSet.length > 0) accuracy = await rm.accuracy(evalSet);
-  const params = await readTable(gpu, gpt.params);
-  await saveCheckpoint(f["reward-out"], {
-    config: init.config,
-    tokenizer: tokenizer.spec as unknown as Record<string, unknown>,
-    params,
-    state: {
-      stage: "reward",
-      step: trainer.step,
-      rm_accuracy: accuracy,
-      eval_pairs: evalSet.length,
-      init: f.init,
-      data_source: ctx.prefs.source,
-      flags: f,
-    },
-  });
+  await phase.save(f["rm-steps"], true);
   console.log(
     `rlhf rm: held-out accuracy ${(100 * accuracy).toFixed(1)}% on ${evalSet.length} pairs ` +
       `after ${f["rm-steps"]} steps (${
@@ -373,12 +564,20 @@ class PolicyRig {
   readonly B: number;
   readonly T: number;
 
-  constructor(ctx: Ctx, B: number) {
+  /** `resumed`: the policy checkpoint to continue from (parameters, AdamW moments and step). */
+  constructor(ctx: Ctx, B: number, resumed?: Checkpoint) {
     const { gpu, base } = ctx;
     this.B = B;
     this.T = base.checkpoint.config.context;
-    this.policy = Gpt.create(gpu, base.checkpoint.config, { values: base.checkpoint.params });
-    this.trainer = new Trainer(this.policy, { B, T: this.T });
+    this.policy = Gpt.create(gpu, base.checkpoint.config, {
+      values: resumed?.params ?? base.checkpoint.params,
+    });
+    this.trainer = new Trainer(this.policy, {
+      B,
+      T: this.T,
+      step: resumed ? optimizerStep(resumed) : 0,
+    });
+    if (resumed) this.trainer.loadMoments(resumed.optimizer!);
     this.policyEval = new Evaluator(this.policy, { B, T: this.T });
     this.refEval = new Evaluator(base.gpt, { B, T: this.T });
     this.generator = new Generator(this.policy, B);
@@ -469,30 +668,107 @@ async function scoreSamples(
   return { raw, scores };
 }
 
+/**
+ * The policy phase's checkpoints in --out: the policy with its AdamW moments, and `state` (the
+ * algorithm's own: RNG, data position, ...) merged into state.json.
+ */
+function policyPhase(
+  ctx: Ctx,
+  rig: PolicyRig,
+  resumed: Checkpoint | undefined,
+  state: () => Record<string, unknown>,
+  extra?: () => Promise<Checkpoint["extra"]>,
+): Phase {
+  const { f, gpu, base } = ctx;
+  return new Phase(ctx, f.algo, f.out, resumed, async (step, finished) => ({
+    config: base.checkpoint.config,
+    tokenizer: base.tokenizer.spec as unknown as Record<string, unknown>,
+    params: withoutScalarHead(await readTable(gpu, rig.policy.params)),
+    optimizer: await rig.trainer.readMoments(),
+    extra: extra ? await extra() : undefined,
+    state: {
+      stage: "rlhf",
+      algo: f.algo,
+      phase: f.algo,
+      step,
+      optimizer_step: rig.trainer.step,
+      finished,
+      init: f.init,
+      flags: f,
+      ...state(),
+    },
+  }));
+}
+
+/** The step a policy phase starts after, with a line saying so when it resumes. */
+function resumeStep(ctx: Ctx, resumed: Checkpoint | undefined): number {
+  if (!resumed) return 0;
+  const step = resumed.state.step as number;
+  console.log(`rlhf ${ctx.f.algo}: resuming at step ${step} of ${ctx.f.steps}`);
+  return step;
+}
+
+/** Ends a policy phase: its final checkpoint, unless the resumed one already is. */
+async function finishPhase(phase: Phase, resumed: Checkpoint | undefined, steps: number) {
+  if (resumed?.state.finished === true && resumed.state.step === steps) return;
+  await phase.save(steps, true);
+}
+
 // ---- PPO -------------------------------------------------------------------------------------
 
-async function trainPpo(ctx: Ctx, rig: PolicyRig, rmGpt: Gpt | undefined): Promise<void> {
+async function trainPpo(
+  ctx: Ctx,
+  rig: PolicyRig,
+  rmGpt: Gpt | undefined,
+  resumed?: Checkpoint,
+): Promise<void> {
   const { f, gpu, tokenizer, log } = ctx;
   const B = rig.B, T = rig.T;
   const rm = rmGpt ? new ValueReader(rmGpt, { B, T }) : undefined;
   // The value model: a separate scalar-head model from the reward model (or, with the judge as
-  // reward and no RM, from the SFT trunk with a zero head).
-  const vInit = rmGpt
+  // reward and no RM, from the SFT trunk with a zero head); when resuming, the checkpoint's.
+  const vSaved = resumed?.extra?.value;
+  const vInit = vSaved
+    ? vSaved
+    : rmGpt
     ? { config: rmGpt.config, params: await rmGpt.readParameters() }
     : withScalarHead(ctx.base.checkpoint.config, ctx.base.checkpoint.params, { zero: true });
   const valueGpt = Gpt.create(gpu, vInit.config, { values: vInit.params });
-  const valueTrainer = new Trainer(valueGpt, { B, T });
+  const valueTrainer = new Trainer(valueGpt, {
+    B,
+    T,
+    step: (resumed?.state.value_step as number | undefined) ?? 0,
+  });
+  if (vSaved) valueTrainer.loadMoments(vSaved.optimizer!);
   await valueTrainer.ready();
   const prompts = trainingPrompts(ctx);
   const rng = new Rng(f.seed + 21);
   const kl = new AdaptiveKl(f["kl-coef"], f["target-kl"], f["kl-horizon"]);
+  if (resumed) {
+    rng.state = resumed.state.rng as number;
+    kl.value = resumed.state.kl_coef as number;
+  }
+  const phase = policyPhase(
+    ctx,
+    rig,
+    resumed,
+    () => ({ rng: rng.state, kl_coef: kl.value, value_step: valueTrainer.step }),
+    async () => ({
+      value: {
+        config: vInit.config,
+        params: await readTable(gpu, valueGpt.params),
+        optimizer: await valueTrainer.readMoments(),
+      },
+    }),
+  );
+  const first = resumeStep(ctx, resumed) + 1;
   const start = performance.now();
   console.log(
     `rlhf ppo: ${f.steps} steps of ${B} rollouts (≤ ${f["max-tokens"]} tokens), ` +
       `${f["ppo-epochs"]} epochs x ${f.minibatches} minibatches; reward ${f.reward}; ` +
       `β ${f["kl-coef"]}${f["target-kl"] > 0 ? ` → target KL ${f["target-kl"]}/token` : ""}`,
   );
-  for (let step = 1; step <= f.steps; step++) {
+  for (let step = first; step <= f.steps; step++) {
     const chosen = Array.from({ length: B }, () => prompts[rng.int(prompts.length)]);
     const samples = await sampleBatch(rig, chosen, ctx, rng);
     const batch = tokenBatch(samples, B, T, tokenizer.eot);
@@ -518,7 +794,8 @@ async function trainPpo(ctx: Ctx, rig: PolicyRig, rmGpt: Gpt | undefined): Promi
     const vlr = lrAt(f["value-lr"], step, f.steps, f);
     const rows = [...Array(B).keys()];
     let clipFrac = 0, valueLoss = 0, policyLoss = 0, approxKl = 0, updates = 0;
-    for (let epoch = 0; epoch < f["ppo-epochs"]; epoch++) {
+    let skipped = false;
+    epochs: for (let epoch = 0; epoch < f["ppo-epochs"]; epoch++) {
       const perm = rng.shuffle([...rows]);
       for (let m = 0; m < f.minibatches; m++) {
         const mb = new Set(perm.filter((_, i) => i % f.minibatches === m));
@@ -548,8 +825,10 @@ async function trainPpo(ctx: Ctx, rig: PolicyRig, rmGpt: Gpt | undefined): Promi
         });
         const vstats = await valueTrainer.submitValueGradient(dvalues, hyper(vlr, f));
         const ps = await pstats;
-        if (!Number.isFinite(ps.gradNorm) || !Number.isFinite(vstats.gradNorm)) {
-          throw new UsageError(`PPO step ${step}: a gradient is not finite: lower --lr`);
+        const worst = Number.isFinite(ps.gradNorm) ? vstats.gradNorm : ps.gradNorm;
+        if (phase.bad(step, { loss: ps.loss, gradNorm: worst }, "lower --lr or --value-lr")) {
+          skipped = true;
+          break epochs;
         }
         clipFrac += pl.clipFrac;
         valueLoss += vl.loss;
@@ -557,6 +836,10 @@ async function trainPpo(ctx: Ctx, rig: PolicyRig, rmGpt: Gpt | undefined): Promi
         approxKl += pl.approxKl;
         updates++;
       }
+    }
+    if (skipped) {
+      await phase.after(step, f.steps);
+      continue;
     }
     kl.update(klTok, B);
     const length = mean(samples.map((s) => s.seq.length - s.promptLength));
@@ -587,10 +870,12 @@ async function trainPpo(ctx: Ctx, rig: PolicyRig, rmGpt: Gpt | undefined): Promi
           record.clip_frac.toFixed(3)
         } | vloss ${record.value_loss.toFixed(4)} | len ${length.toFixed(1)} | ${
           fmtDuration(el)
-        } (ETA ${fmtDuration((el / step) * (f.steps - step))})`,
+        } (ETA ${fmtDuration((el / (step - first + 1)) * (f.steps - step))})`,
       );
     }
+    await phase.after(step, f.steps);
   }
+  await finishPhase(phase, resumed, f.steps);
   rm?.destroy();
   valueTrainer.destroy();
   valueGpt.destroy();
@@ -598,19 +883,27 @@ async function trainPpo(ctx: Ctx, rig: PolicyRig, rmGpt: Gpt | undefined): Promi
 
 // ---- GRPO ------------------------------------------------------------------------------------
 
-async function trainGrpo(ctx: Ctx, rig: PolicyRig, rmGpt: Gpt | undefined): Promise<void> {
+async function trainGrpo(
+  ctx: Ctx,
+  rig: PolicyRig,
+  rmGpt: Gpt | undefined,
+  resumed?: Checkpoint,
+): Promise<void> {
   const { f, tokenizer, log } = ctx;
   const B = rig.B, T = rig.T, G = f["group-size"];
   const groups = B / G;
   const rm = rmGpt && f.reward === "rm" ? new ValueReader(rmGpt, { B, T }) : undefined;
   const prompts = trainingPrompts(ctx);
   const rng = new Rng(f.seed + 31);
+  if (resumed) rng.state = resumed.state.rng as number;
+  const phase = policyPhase(ctx, rig, resumed, () => ({ rng: rng.state }));
+  const first = resumeStep(ctx, resumed) + 1;
   const start = performance.now();
   console.log(
     `rlhf grpo: ${f.steps} steps of ${groups} prompts x ${G} responses; reward ${f.reward}; ` +
       `KL penalty ${f["grpo-beta"]} (k3)`,
   );
-  for (let step = 1; step <= f.steps; step++) {
+  for (let step = first; step <= f.steps; step++) {
     const chosen: PromptItem[] = [];
     for (let g = 0; g < groups; g++) {
       const p = prompts[rng.int(prompts.length)];
@@ -625,6 +918,7 @@ async function trainGrpo(ctx: Ctx, rig: PolicyRig, rmGpt: Gpt | undefined): Prom
     const adv = oldLogp.map((lp, b) => lp.map(() => seqAdv[b]));
     const lr = lrAt(f.lr, step, f.steps, f);
     let clipFrac = 0, klPen = 0, updates = 0;
+    let skipped = false;
     for (let epoch = 0; epoch < f["ppo-epochs"]; epoch++) {
       const logp = epoch === 0 ? oldLogp : await responseLogps(rig.policyEval, batch);
       const pl = ppoPolicyLoss(logp.flat(), oldLogp.flat(), adv.flat(), f.cliprange);
@@ -644,12 +938,17 @@ async function trainGrpo(ctx: Ctx, rig: PolicyRig, rmGpt: Gpt | undefined): Prom
         hyper(lr, f),
         { rawWeights: true },
       );
-      if (!Number.isFinite(s.gradNorm)) {
-        throw new UsageError(`GRPO step ${step}: the gradient is not finite: lower --lr`);
+      if (phase.bad(step, s, "lower --lr")) {
+        skipped = true;
+        break;
       }
       clipFrac += pl.clipFrac;
       klPen += klSum / Math.max(1, n);
       updates++;
+    }
+    if (skipped) {
+      await phase.after(step, f.steps);
+      continue;
     }
     const klTok = mean(oldLogp.flatMap((lp, b) => lp.map((x, t) => x - refLogp[b][t])));
     const entropy = mean(oldLogp.flat().map((x) => -x));
@@ -674,16 +973,18 @@ async function trainGrpo(ctx: Ctx, rig: PolicyRig, rmGpt: Gpt | undefined): Prom
           klTok.toFixed(4)
         } | entropy ${entropy.toFixed(3)} | clip ${record.clip_frac.toFixed(3)} | len ${
           length.toFixed(1)
-        } | ${fmtDuration(el)} (ETA ${fmtDuration((el / step) * (f.steps - step))})`,
+        } | ${fmtDuration(el)} (ETA ${fmtDuration((el / (step - first + 1)) * (f.steps - step))})`,
       );
     }
+    await phase.after(step, f.steps);
   }
+  await finishPhase(phase, resumed, f.steps);
   rm?.destroy();
 }
 
 // ---- DPO -------------------------------------------------------------------------------------
 
-async function trainDpo(ctx: Ctx, rig: PolicyRig): Promise<void> {
+async function trainDpo(ctx: Ctx, rig: PolicyRig, resumed?: Checkpoint): Promise<void> {
   const { f, tokenizer, log } = ctx;
   const B = rig.B, T = rig.T, P = B / 2;
   const encode = (p: Preference) => encodePreference(tokenizer, p, T + 1);
@@ -693,22 +994,24 @@ async function trainDpo(ctx: Ctx, rig: PolicyRig): Promise<void> {
     promptLength: e.promptLength,
     finished: true,
   });
-  const rng = new Rng(f.seed + 41);
-  const order = rng.shuffle([...ctx.prefs.train.keys()]);
-  let cursor = 0;
-  // Reference log-probabilities, computed once per pair when it is first used, then cached.
+  const order = new PairOrder(ctx.prefs.train.length, f.seed + 41);
+  // Reference log-probabilities, computed once per pair when it is first used, then cached (and
+  // saved: a resumed run uses the very numbers of the uninterrupted one).
   const refCache = new Map<number, [number, number]>();
+  if (resumed) {
+    order.state = resumed.state.data as OrderState;
+    for (const [i, c, r] of resumed.state.ref_logps as number[][]) refCache.set(i, [c, r]);
+  }
+  const phase = policyPhase(ctx, rig, resumed, () => ({
+    data: order.state,
+    ref_logps: [...refCache].map(([i, [c, r]]) => [i, c, r]),
+  }));
   const start = performance.now();
   console.log(`rlhf dpo: ${f.steps} steps of ${P} pairs, β ${f.beta}, lr ${f.lr}`);
-  for (let step = 1; step <= f.steps; step++) {
+  const first = resumeStep(ctx, resumed) + 1;
+  for (let step = first; step <= f.steps; step++) {
     const idx: number[] = [];
-    for (let i = 0; i < P; i++) {
-      if (cursor === order.length) {
-        rng.shuffle(order);
-        cursor = 0;
-      }
-      idx.push(order[cursor++]);
-    }
+    for (let i = 0; i < P; i++) idx.push(order.next());
     const enc = idx.map((i) => encode(ctx.prefs.train[i]));
     const samples = enc.flatMap((e) => [toSample(e.chosen), toSample(e.rejected)]);
     const batch = tokenBatch(samples, B, T, tokenizer.eot);
@@ -735,8 +1038,9 @@ async function trainDpo(ctx: Ctx, rig: PolicyRig): Promise<void> {
       hyper(lr, f),
       { rawWeights: true },
     );
-    if (!Number.isFinite(s.gradNorm)) {
-      throw new UsageError(`DPO step ${step}: the gradient is not finite: lower --lr`);
+    if (phase.bad(step, { loss, gradNorm: s.gradNorm }, "lower --lr")) {
+      await phase.after(step, f.steps);
+      continue;
     }
     log.write({
       stage: "rlhf",
@@ -753,10 +1057,12 @@ async function trainDpo(ctx: Ctx, rig: PolicyRig): Promise<void> {
       ctx.say(
         `dpo step ${step}/${f.steps} | loss ${loss.toFixed(4)} | acc ${acc.toFixed(2)} | margin ${
           margin.toFixed(3)
-        } | ${fmtDuration(el)} (ETA ${fmtDuration((el / step) * (f.steps - step))})`,
+        } | ${fmtDuration(el)} (ETA ${fmtDuration((el / (step - first + 1)) * (f.steps - step))})`,
       );
     }
+    await phase.after(step, f.steps);
   }
+  await finishPhase(phase, resumed, f.steps);
 }
 
 // ---- final comparison ------------------------------------------------------------------------
@@ -916,7 +1222,6 @@ export async function rlhf(args: string[]): Promise<void> {
   if (base.checkpoint.config.head === "scalar") {
     throw new UsageError(`--init ${f.init} is a scalar-head model: pass the SFT checkpoint`);
   }
-  const tty = Deno.stdout.isTerminal();
   const ctx: Ctx = {
     f,
     gpu,
@@ -926,61 +1231,134 @@ export async function rlhf(args: string[]): Promise<void> {
     prefs: { ...split, source },
     log: undefined as unknown as MetricsLog,
     say: (line) => console.log(line),
+    stop: undefined as unknown as StopRequest,
   };
+  const c = base.checkpoint.config;
+  // --resume: a finished reward model is kept, an unfinished one continues; the policy continues
+  // from its checkpoint unless the reward model is (re)trained in this run (a policy trained
+  // against another reward model cannot continue).
+  let rmResumed: Checkpoint | undefined, rmFinished = false;
+  let policyResumed: Checkpoint | undefined;
+  if (f.resume && f.stage !== "policy") {
+    const found = await resumable(f["reward-out"], {});
+    if (found) {
+      const state = found.ckpt.state;
+      if (state.stage !== "reward") {
+        throw new UsageError(
+          `--resume: ${found.from} holds a ${state.stage} checkpoint, not a reward model`,
+        );
+      }
+      assertSameShape({ ...c, head: "scalar" }, found.ckpt.config, `--resume from ${found.from}`);
+      rmFinished = state.finished !== false && (state.step as number) >= f["rm-steps"];
+      if (!rmFinished) {
+        rmResumed = await loadCheckpoint(found.from, { optimizer: true });
+        if (rmResumed.state.data === undefined) {
+          throw new UsageError(
+            `--resume: ${found.from} holds no training state to continue from: start without ` +
+              `--resume`,
+          );
+        }
+      }
+    }
+  }
+  if (f.resume && f.stage !== "rm" && (f.stage === "policy" || rmFinished)) {
+    const extra = f.algo === "ppo" ? { value: { ...c, head: "scalar" as const } } : undefined;
+    const found = await resumable(f.out, { optimizer: true, extra });
+    if (found) {
+      const state = found.ckpt.state;
+      if (state.stage !== "rlhf" || state.algo !== f.algo || state.phase !== f.algo) {
+        throw new UsageError(
+          `--resume: ${found.from} holds a ${state.algo ?? state.stage} checkpoint, not ` +
+            `${f.algo}: pass --algo ${state.algo ?? f.algo} or another --out`,
+        );
+      }
+      assertSameShape(c, found.ckpt.config, `--resume from ${found.from}`);
+      policyResumed = found.ckpt;
+      if (found.from !== f.out.replace(/\/+$/, "")) {
+        console.log(`rlhf: ${f.out} is missing or incomplete: resuming from ${found.from}`);
+      }
+    }
+  }
+  if (f.resume && !rmResumed && !rmFinished && !policyResumed) {
+    throw new UsageError(
+      `--resume: no checkpoint to continue in ${
+        f.stage === "rm"
+          ? f["reward-out"]
+          : f.stage === "policy"
+          ? f.out
+          : `${f["reward-out"]} or ${f.out}`
+      }: start without --resume`,
+    );
+  }
+  // Every trained model is built before anything is written, so that a --batch or --rm-batch too
+  // large for the adapter stops the run here, with one line and no output. (Holding the policy
+  // during the reward model's training costs no more memory than PPO, which holds both.)
+  const rmRig = f.stage !== "policy" && !rmFinished ? await rewardRig(ctx, rmResumed) : undefined;
+  const rows = f.algo === "dpo"
+    ? 2 * f.batch
+    : f.algo === "grpo"
+    ? f.batch * f["group-size"]
+    : f.batch;
+  const rig = f.stage !== "rm" ? new PolicyRig(ctx, rows, policyResumed) : undefined;
+  await rig?.ready();
   const outDir = (f.stage === "rm" ? f["reward-out"] : f.out).replace(/\/+$/, "");
   await Deno.mkdir(outDir.replace(/\/[^/]*$/, "") || ".", { recursive: true });
-  ctx.log = new MetricsLog(`${outDir}.metrics.jsonl`, true);
-  const c = base.checkpoint.config;
+  ctx.log = new MetricsLog(`${outDir}.metrics.jsonl`, !f.resume);
   console.log(
     `rlhf: ${
       f.stage === "rm" ? "reward model" : f.stage === "all" ? `reward model + ${f.algo}` : f.algo
     } ` +
       `from ${f.init} (${c.layers}x${c.width}, context ${c.context}, ${
         (parameterCount(c) / 1e6).toFixed(2)
-      }M parameters); ${gpu.name}${tty ? "" : ""}`,
+      }M parameters); ${gpu.name}`,
   );
   ctx.log.write({ stage: "rlhf", event: "start", flags: f, config: c });
   const start = performance.now();
   const final: Record<string, number | string> = { stage: "rlhf", event: "end", algo: f.algo };
-  if (f.stage !== "policy") final.rm_accuracy = await trainRewardModel(ctx);
-  if (f.stage !== "rm") {
-    let rmGpt: Gpt | undefined;
-    try {
-      const rmModel = await loadModel(gpu, f["reward-out"]);
-      if (rmModel.checkpoint.config.head !== "scalar") {
-        throw new UsageError(
-          `--reward-out ${f["reward-out"]} is not a reward model (no scalar head)`,
-        );
+  ctx.stop = new StopRequest();
+  try {
+    if (rmRig) final.rm_accuracy = await trainRewardModel(ctx, rmRig, rmResumed);
+    else if (rmFinished) console.log(`rlhf rm: the reward model in ${f["reward-out"]} is finished`);
+    if (rig) {
+      let rmGpt: Gpt | undefined;
+      try {
+        const rmModel = await loadModel(gpu, f["reward-out"]);
+        if (rmModel.checkpoint.config.head !== "scalar") {
+          throw new UsageError(
+            `--reward-out ${f["reward-out"]} is not a reward model (no scalar head)`,
+          );
+        }
+        if (rmModel.checkpoint.state.finished === false) {
+          rmModel.gpt.destroy();
+          throw new CheckpointError(
+            `--reward-out ${
+              f["reward-out"]
+            } holds an unfinished reward model (step ${rmModel.checkpoint.state.step}): finish it with --stage rm --resume`,
+          );
+        }
+        rmGpt = rmModel.gpt;
+        if (final.rm_accuracy === undefined) {
+          final.rm_accuracy = rmModel.checkpoint.state.rm_accuracy as number;
+        }
+      } catch (e) {
+        const needed = f.algo !== "dpo" && f.reward === "rm";
+        if (needed || (e as Error).name !== "CheckpointError") throw e;
+        console.log(`rlhf: no reward model in ${f["reward-out"]}: RM scores are not reported`);
       }
-      rmGpt = rmModel.gpt;
-      if (final.rm_accuracy === undefined) {
-        final.rm_accuracy = rmModel.checkpoint.state.rm_accuracy as number;
-      }
-    } catch (e) {
-      const needed = f.algo !== "dpo" && f.reward === "rm";
-      if (needed || (e as Error).name !== "CheckpointError") throw e;
-      console.log(`rlhf: no reward model in ${f["reward-out"]}: RM scores are not reported`);
+      if (f.algo === "ppo") await trainPpo(ctx, rig, rmGpt, policyResumed);
+      else if (f.algo === "grpo") await trainGrpo(ctx, rig, rmGpt, policyResumed);
+      else await trainDpo(ctx, rig, policyResumed);
+      // The policy is saved: a signal during the final comparison just ends the run.
+      ctx.stop.dispose();
+      Object.assign(final, await finalComparison(ctx, rig, rmGpt));
+      rig.destroy();
+      console.log(`rlhf: policy in ${f.out}`);
     }
-    const rows = f.algo === "dpo"
-      ? 2 * f.batch
-      : f.algo === "grpo"
-      ? f.batch * f["group-size"]
-      : f.batch;
-    const rig = new PolicyRig(ctx, rows);
-    await rig.ready();
-    if (f.algo === "ppo") await trainPpo(ctx, rig, rmGpt);
-    else if (f.algo === "grpo") await trainGrpo(ctx, rig, rmGpt);
-    else await trainDpo(ctx, rig);
-    Object.assign(final, await finalComparison(ctx, rig, rmGpt));
-    const params = await readTable(gpu, rig.policy.params);
-    await saveCheckpoint(f.out, {
-      config: c,
-      tokenizer: base.tokenizer.spec as unknown as Record<string, unknown>,
-      params: withoutScalarHead(params),
-      state: { stage: "rlhf", algo: f.algo, step: rig.trainer.step, init: f.init, flags: f },
-    });
-    rig.destroy();
-    console.log(`rlhf: policy in ${f.out}`);
+  } catch (e) {
+    if (e instanceof Interrupted) Deno.exit(130);
+    throw e;
+  } finally {
+    ctx.stop.dispose();
   }
   final.seconds = (performance.now() - start) / 1000;
   if (typeof final.rm_accuracy === "number") {

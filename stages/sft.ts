@@ -43,9 +43,15 @@ import {
 import { formatPrompt } from "../data/template.ts";
 import { generateWorld } from "../data/world/mod.ts";
 import { parameterCount } from "../model/config.ts";
-import { type LoadedModel, loadModel, saveCheckpoint } from "../model/checkpoint.ts";
+import {
+  latestCheckpoint,
+  type LoadedModel,
+  loadModel,
+  saveCheckpoint,
+} from "../model/checkpoint.ts";
 import { readTable } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
+import { assertNoGpuErrors } from "../gpu/kernel.ts";
 import { Evaluator, Sampler } from "../model/generate.ts";
 import {
   evaluateInstructions,
@@ -54,7 +60,7 @@ import {
   type InstructMetrics,
   selectPrompts,
 } from "../model/instruct_eval.ts";
-import { checkWritable, parseFlags, runMain, UsageError } from "./_cli.ts";
+import { checkWritable, parseFlags, refuseGzip, runMain, UsageError } from "./_cli.ts";
 import { fmtDuration, MetricsLog, trainingFlags, trainLoop } from "./_loop.ts";
 
 const USAGE = "Usage: deno task sft [--init DIR] [--data PATH] [options]";
@@ -135,6 +141,7 @@ async function loadData(f: { data: string; format: string; "val-fraction": numbe
     format = "world";
     description = `embedded instruction world (${examples.length} pairs)`;
   } else {
+    await refuseGzip(f.data, "--data");
     const parsed = await loadInstructions(
       f.data,
       f.format === "auto" ? undefined : f.format as DataFormat,
@@ -168,11 +175,15 @@ export async function sft(args: string[]): Promise<void> {
   const gpu = await getGpu();
   let model: LoadedModel;
   if (f.resume) {
-    model = await loadModel(gpu, f.out, { optimizer: true });
+    const from = await latestCheckpoint(f.out);
+    model = await loadModel(gpu, from, { optimizer: true });
     if (model.checkpoint.state.stage !== "sft") {
       throw new UsageError(
-        `--resume: ${f.out} holds a ${model.checkpoint.state.stage} checkpoint, not SFT`,
+        `--resume: ${from} holds a ${model.checkpoint.state.stage} checkpoint, not SFT`,
       );
+    }
+    if (from !== f.out.replace(/\/+$/, "")) {
+      console.log(`sft: ${f.out} is missing or incomplete: resuming from ${from}`);
     }
   } else {
     model = await loadModel(gpu, f.init);
@@ -270,6 +281,8 @@ export async function sft(args: string[]): Promise<void> {
     );
   }
 
+  // Every buffer is allocated by now: a device out of memory stops the run before it writes.
+  await assertNoGpuErrors();
   await Deno.mkdir(f.out.replace(/\/[^/]*\/?$/, "") || ".", { recursive: true });
   const log = new MetricsLog(`${f.out.replace(/\/+$/, "")}.metrics.jsonl`, !f.resume);
   log.write({
@@ -307,6 +320,8 @@ export async function sft(args: string[]): Promise<void> {
       });
       return `${samplePrompt} → ${tokenizer.decode(ids)}`;
     };
+  // A fresh run replaces what an earlier run left in --out (and its history) at its first save.
+  let fresh = !f.resume;
   const save = async () => {
     const [params, moments] = await Promise.all([
       readTable(gpu, gpt.params),
@@ -327,7 +342,8 @@ export async function sft(args: string[]): Promise<void> {
         format: data.format,
         ...(initMetrics ? { init_metrics: initMetrics } : {}),
       },
-    });
+    }, { keep: f.keep, replace: fresh });
+    fresh = false;
   };
   const result = await trainLoop({
     trainer,

@@ -39,7 +39,8 @@ async function losses(path: string): Promise<Map<number, number>> {
 }
 
 async function waitForSteps(path: string, n: number): Promise<void> {
-  for (let i = 0; i < 600; i++) {
+  // Up to two minutes: a loaded machine can take half a minute to start a run.
+  for (let i = 0; i < 2400; i++) {
     if ((await exists(path)) && (await losses(path).catch(() => new Map())).size >= n) return;
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -5,7 +5,7 @@
  * bad preference files stop it with one line, exit code 2 and nothing written.
  */
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { exists, runScript } from "./_run.ts";
+import { exists, runScript, tinyCheckpoint } from "./_run.ts";
 import { getGpu } from "../gpu/device.ts";
 import { Rng } from "../data/rng.ts";
 import { buildTokenizer } from "../data/tokenizer.ts";
@@ -14,7 +14,6 @@ import type { GptConfig } from "../model/config.ts";
 import { Gpt, initialParameters, readTable } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { Evaluator } from "../model/generate.ts";
-import { saveCheckpoint } from "../model/checkpoint.ts";
 import { dpoLoss, ppoPolicyLoss } from "../model/ppo.ts";
 
 const tiny: GptConfig = { vocabSize: 23, context: 12, layers: 1, heads: 2, width: 16 };
@@ -131,19 +130,7 @@ async function tinySft(dir: string): Promise<string> {
     ...world.heldOutPrompts,
   ];
   const tokenizer = buildTokenizer("gpt2-compact", texts);
-  const config: GptConfig = {
-    vocabSize: tokenizer.vocabSize,
-    context: 64,
-    layers: 1,
-    heads: 2,
-    width: 32,
-  };
-  await saveCheckpoint(`${dir}/sft`, {
-    config,
-    tokenizer: tokenizer.spec as unknown as Record<string, unknown>,
-    params: initialParameters(config, 1),
-    state: { stage: "sft" },
-  });
+  await tinyCheckpoint(`${dir}/sft`, { tokenizer, context: 64, seed: 1 });
   return `${dir}/sft`;
 }
 
