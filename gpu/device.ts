@@ -47,8 +47,11 @@ export function getGpu(): Promise<Gpu> {
   return shared;
 }
 
-function ensureRuntimeDir(): void {
-  // Mesa's lavapipe warns on every start unless XDG_RUNTIME_DIR names a private (0700) directory.
+/**
+ * Points XDG_RUNTIME_DIR at a private (0700) directory unless it already names one: Mesa's lavapipe
+ * warns on every start otherwise. getGpu calls it; other WebGPU users (the benchmark's peers) may.
+ */
+export function ensureRuntimeDir(): void {
   const current = Deno.env.get("XDG_RUNTIME_DIR");
   try {
     if (current && (Deno.statSync(current).mode! & 0o777) === 0o700) return;
@@ -95,7 +98,16 @@ async function createGpu(): Promise<Gpu> {
   const hasF16 = adapter.features.has("shader-f16");
   const requiredFeatures: GPUFeatureName[] = [];
   if (hasF16) requiredFeatures.push("shader-f16");
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  // Lavapipe grants `subgroups` without listing it in adapter.features: ask, and fall back.
+  let device: GPUDevice;
+  try {
+    device = await adapter.requestDevice({
+      requiredLimits,
+      requiredFeatures: [...requiredFeatures, "subgroups" as GPUFeatureName],
+    });
+  } catch {
+    device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
+  }
   device.addEventListener("uncapturederror", (e) => {
     const err = (e as GPUUncapturedErrorEvent).error;
     uncaptured.push(err.message);

@@ -10,7 +10,37 @@
 import type { Gpu } from "../gpu/device.ts";
 import { createUniform } from "../gpu/device.ts";
 import { getKernel, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
-import code from "./attention.wgsl" with { type: "text" };
+import source from "./attention.wgsl" with { type: "text" };
+import { hasSubgroupKernels } from "./matmul.ts";
+import { bmm } from "./bmm.ts";
+import { causalSoftmaxBackward, causalSoftmaxForward } from "./softmax.ts";
+
+/**
+ * Which kernels run: `"rows"`, the register kernels of attention.wgsl (one invocation per row or
+ * column of a head's T x T matrix: fast on CPU adapters), or `"bmm"`, batched tiled products
+ * (kernels/bmm.wgsl) around a row softmax (kernels/softmax.wgsl), for GPUs. The default follows
+ * `gpu.isCpu`; tests force each.
+ */
+export type AttentionVariant = "rows" | "bmm";
+
+function pickVariant(gpu: Gpu, variant: AttentionVariant | undefined): AttentionVariant {
+  return variant ?? (gpu.isCpu ? "rows" : "bmm");
+}
+
+/** The WGSL with one of its two versions of the row loads (see attention.wgsl). */
+const section = (name: string) => new RegExp(`// BEGIN ${name}\n[\\s\\S]*?// END ${name}\n`);
+const CODE = {
+  subgroup: source.replace(section("plain rows"), ""),
+  plain: source.replace(section("subgroup rows"), ""),
+};
+
+/**
+ * The module for this device: shared row loads through subgroup broadcasts where the workgroup
+ * is one 8-lane subgroup (lavapipe), plain loads elsewhere. `subgroupRows` forces it (tests).
+ */
+function moduleCode(gpu: Gpu, subgroupRows?: boolean): string {
+  return (subgroupRows ?? (hasSubgroupKernels(gpu) && WG === 8)) ? CODE.subgroup : CODE.plain;
+}
 
 /** Invocations per workgroup; each owns two rows (or columns) of the T x T matrix. */
 const WG = 8;
@@ -55,7 +85,18 @@ function uniform(gpu: Gpu, label: string, { T, C, NH }: Sizes, hs: number): GPUB
  */
 export function attentionForward(
   gpu: Gpu,
-  args: { out: Tensor; att: Tensor; qkv: Tensor; B: number; T: number; C: number; NH: number },
+  args: {
+    out: Tensor;
+    att: Tensor;
+    qkv: Tensor;
+    B: number;
+    T: number;
+    C: number;
+    NH: number;
+    variant?: AttentionVariant;
+    /** `"rows"` variant: broadcast the shared rows over a subgroup (default: where it pays). */
+    subgroupRows?: boolean;
+  },
 ): Op[] {
   const { out, att, qkv, B, T, C, NH } = args;
   const hs = check("attentionForward", args, [
@@ -63,8 +104,42 @@ export function attentionForward(
     [att, B * NH * T * T, "B*NH*T*T"],
     [qkv, B * T * 3 * C, "B*T*3C"],
   ]);
+  if (pickVariant(gpu, args.variant) === "bmm") {
+    const head = { zo: T * 3 * C, zi: hs }; // head (b, h) of q, k or v inside qkv
+    const mat = { row: T, col: 1, zo: NH * T * T, zi: T * T }; // att[b, h]
+    return [
+      // att = scale · q @ k^T (blocks above the diagonal skipped)
+      bmm(gpu, {
+        c: { tensor: att, ...mat },
+        a: { tensor: qkv, off: 0, row: 3 * C, col: 1, ...head },
+        b: { tensor: qkv, off: C, row: 1, col: 3 * C, ...head },
+        M: T,
+        N: T,
+        K: hs,
+        ZO: B,
+        ZI: NH,
+        alpha: 1 / Math.sqrt(hs),
+        causal: "upper-blocks",
+        label: "attention_forward.scores",
+      }),
+      causalSoftmaxForward(gpu, { x: att, rows: B * NH * T, T }),
+      // out[b, :, h] = att @ v
+      bmm(gpu, {
+        c: { tensor: out, row: C, col: 1, zo: T * C, zi: hs },
+        a: { tensor: att, ...mat },
+        b: { tensor: qkv, off: 2 * C, row: 3 * C, col: 1, ...head },
+        M: T,
+        N: hs,
+        K: T,
+        ZO: B,
+        ZI: NH,
+        causal: "k-to-row",
+        label: "attention_forward.values",
+      }),
+    ];
+  }
   const kernel = getKernel(gpu, {
-    code,
+    code: moduleCode(gpu, args.subgroupRows),
     entryPoint: "attention_forward",
     bindings: ["write", "write", "read", "uniform"],
     constants: { WG, HS4: hs / 4 },
@@ -92,6 +167,9 @@ export function attentionBackward(
     T: number;
     C: number;
     NH: number;
+    variant?: AttentionVariant;
+    /** `"rows"` variant: broadcast the shared rows over a subgroup (default: where it pays). */
+    subgroupRows?: boolean;
   },
 ): Op[] {
   const { dqkv, datt, dout, qkv, att, B, T, C, NH } = args;
@@ -102,6 +180,71 @@ export function attentionBackward(
     [qkv, B * T * 3 * C, "B*T*3C"],
     [att, B * NH * T * T, "B*NH*T*T"],
   ]);
+  if (pickVariant(gpu, args.variant) === "bmm") {
+    const head = { zo: T * 3 * C, zi: hs }; // head (b, h) of q, k, v (or their gradients)
+    const outHead = { zo: T * C, zi: hs }; // head (b, h) of dout
+    const mat = { row: T, col: 1, zo: NH * T * T, zi: T * T }; // att[b, h], datt[b, h]
+    const matT = { ...mat, row: 1, col: T }; // its transpose
+    const sizes = { ZO: B, ZI: NH };
+    return [
+      // datt = dP = dout @ v^T (blocks above the diagonal skipped)
+      bmm(gpu, {
+        c: { tensor: datt, ...mat },
+        a: { tensor: dout, row: C, col: 1, ...outHead },
+        b: { tensor: qkv, off: 2 * C, row: 1, col: 3 * C, ...head },
+        M: T,
+        N: T,
+        K: hs,
+        ...sizes,
+        causal: "upper-blocks",
+        label: "attention_backward.dprobs",
+      }),
+      // dv = att^T @ dout
+      bmm(gpu, {
+        c: { tensor: dqkv, off: 2 * C, row: 3 * C, col: 1, ...head },
+        a: { tensor: att, ...matT },
+        b: { tensor: dout, row: C, col: 1, ...outHead },
+        M: T,
+        N: hs,
+        K: T,
+        ...sizes,
+        causal: "k-from-row",
+        label: "attention_backward.dv",
+      }),
+      // datt = dS, the gradient wrt q·k
+      causalSoftmaxBackward(gpu, {
+        dx: datt,
+        prob: att,
+        rows: B * NH * T,
+        T,
+        scale: 1 / Math.sqrt(hs),
+      }),
+      // dq = dS @ k
+      bmm(gpu, {
+        c: { tensor: dqkv, off: 0, row: 3 * C, col: 1, ...head },
+        a: { tensor: datt, ...mat },
+        b: { tensor: qkv, off: C, row: 3 * C, col: 1, ...head },
+        M: T,
+        N: hs,
+        K: T,
+        ...sizes,
+        causal: "k-to-row",
+        label: "attention_backward.dq",
+      }),
+      // dk = dS^T @ q
+      bmm(gpu, {
+        c: { tensor: dqkv, off: C, row: 3 * C, col: 1, ...head },
+        a: { tensor: datt, ...matT },
+        b: { tensor: qkv, off: 0, row: 3 * C, col: 1, ...head },
+        M: T,
+        N: hs,
+        K: T,
+        ...sizes,
+        causal: "k-from-row",
+        label: "attention_backward.dk",
+      }),
+    ];
+  }
   const bindings: ("read" | "write" | "uniform")[] = [
     "write",
     "write",
@@ -111,6 +254,7 @@ export function attentionBackward(
     "uniform",
   ];
   const constants = { WG, HS4: hs / 4 };
+  const code = moduleCode(gpu, args.subgroupRows);
   const rows = getKernel(gpu, { code, entryPoint: "attention_backward_rows", bindings, constants });
   const dk = getKernel(gpu, { code, entryPoint: "attention_backward_dk", bindings, constants });
   const dv = getKernel(gpu, { code, entryPoint: "attention_backward_dv", bindings, constants });

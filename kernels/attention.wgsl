@@ -77,10 +77,7 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>,
   var la = 0.0;
   var lb = 0.0;
   for (var s = 0u; s <= last; s++) {
-    let ki = hd.q0 + s * hd.row3 + C4;
-    for (var i = 0u; i < HS4; i++) {
-      kv[i] = qkv[ki + i];
-    }
+    row_qkv(hd.q0 + s * hd.row3 + C4, lid.x, &kv);
     var acca = vec4<f32>(0.0);
     var accb = vec4<f32>(0.0);
     for (var i = 0u; i < HS4; i++) {
@@ -111,10 +108,7 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>,
     xb[i] = vec4<f32>(0.0);
   }
   for (var s = 0u; s <= last; s++) {
-    let vi = hd.q0 + s * hd.row3 + 2u * C4;
-    for (var i = 0u; i < HS4; i++) {
-      kv[i] = qkv[vi + i];
-    }
+    row_qkv(hd.q0 + s * hd.row3 + 2u * C4, lid.x, &kv);
     let pa = select(0.0, exp(att[rowa + min(s, tla)] - ma) * la, s <= ta);
     let pb = select(0.0, exp(att[rowb + min(s, tlb)] - mb) * lb, s <= tb);
     if (ta < T) {
@@ -153,6 +147,86 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>,
 @group(0) @binding(4) var<storage, read> att_b: array<f32>; // (B, NH, T, T)
 @group(0) @binding(5) var<uniform> pb: Params;
 
+// One row of HS4 vec4s that every invocation of the workgroup needs (the k or v row of key
+// position s, the q or dout row of query position t), into dst. Two versions: the launcher keeps
+// one. With subgroups (CPU adapters whose subgroup is the workgroup's 8 lanes), each lane loads a
+// different vec4 and broadcasts it to the others: on llvmpipe a load costs the same for one
+// address as for 8, a broadcast about a tenth of that.
+// BEGIN subgroup rows
+fn row_qkv(base: u32, lane: u32, dst: ptr<function, array<vec4<f32>, MAX_HS4>>) {
+  for (var j = 0u; j < HS4; j += 8u) {
+    let mine = qkv[base + min(j + lane, HS4 - 1u)];
+    spread(mine, j, dst);
+  }
+}
+
+fn row_qkv_b(base: u32, lane: u32, dst: ptr<function, array<vec4<f32>, MAX_HS4>>) {
+  for (var j = 0u; j < HS4; j += 8u) {
+    let mine = qkv_b[base + min(j + lane, HS4 - 1u)];
+    spread(mine, j, dst);
+  }
+}
+
+fn row_dout(base: u32, lane: u32, dst: ptr<function, array<vec4<f32>, MAX_HS4>>) {
+  for (var j = 0u; j < HS4; j += 8u) {
+    let mine = dout[base + min(j + lane, HS4 - 1u)];
+    spread(mine, j, dst);
+  }
+}
+
+// dst[j + l] = lane l's value, for the lanes l with j + l < HS4 (j is uniform).
+fn spread(mine: vec4<f32>, j: u32, dst: ptr<function, array<vec4<f32>, MAX_HS4>>) {
+  (*dst)[j] = subgroupBroadcast(mine, 0u);
+  let b1 = subgroupBroadcast(mine, 1u);
+  let b2 = subgroupBroadcast(mine, 2u);
+  let b3 = subgroupBroadcast(mine, 3u);
+  let b4 = subgroupBroadcast(mine, 4u);
+  let b5 = subgroupBroadcast(mine, 5u);
+  let b6 = subgroupBroadcast(mine, 6u);
+  let b7 = subgroupBroadcast(mine, 7u);
+  if (j + 1u < HS4) {
+    (*dst)[j + 1u] = b1;
+  }
+  if (j + 2u < HS4) {
+    (*dst)[j + 2u] = b2;
+  }
+  if (j + 3u < HS4) {
+    (*dst)[j + 3u] = b3;
+  }
+  if (j + 4u < HS4) {
+    (*dst)[j + 4u] = b4;
+  }
+  if (j + 5u < HS4) {
+    (*dst)[j + 5u] = b5;
+  }
+  if (j + 6u < HS4) {
+    (*dst)[j + 6u] = b6;
+  }
+  if (j + 7u < HS4) {
+    (*dst)[j + 7u] = b7;
+  }
+}
+// END subgroup rows
+// BEGIN plain rows
+fn row_qkv(base: u32, lane: u32, dst: ptr<function, array<vec4<f32>, MAX_HS4>>) {
+  for (var i = 0u; i < HS4; i++) {
+    (*dst)[i] = qkv[base + i];
+  }
+}
+
+fn row_qkv_b(base: u32, lane: u32, dst: ptr<function, array<vec4<f32>, MAX_HS4>>) {
+  for (var i = 0u; i < HS4; i++) {
+    (*dst)[i] = qkv_b[base + i];
+  }
+}
+
+fn row_dout(base: u32, lane: u32, dst: ptr<function, array<vec4<f32>, MAX_HS4>>) {
+  for (var i = 0u; i < HS4; i++) {
+    (*dst)[i] = dout[base + i];
+  }
+}
+// END plain rows
+
 // Backward over rows: dP = dO·vᵀ into datt with rs = rowsum(P ⊙ dP); then
 // dS = P ⊙ (dP − rs) into datt (on and below the diagonal only) and dq = dS·k / sqrt(hs).
 // Dispatch (ceil(T / (2 WG)), NH, B).
@@ -181,10 +255,7 @@ fn attention_backward_rows(@builtin(workgroup_id) wid: vec3<u32>,
   var rsa = 0.0;
   var rsb = 0.0;
   for (var s = 0u; s <= last; s++) {
-    let vi = hd.q0 + s * hd.row3 + 2u * C4;
-    for (var i = 0u; i < HS4; i++) {
-      kv[i] = qkv_b[vi + i];
-    }
+    row_qkv_b(hd.q0 + s * hd.row3 + 2u * C4, lid.x, &kv);
     var acca = vec4<f32>(0.0);
     var accb = vec4<f32>(0.0);
     for (var i = 0u; i < HS4; i++) {
@@ -209,10 +280,7 @@ fn attention_backward_rows(@builtin(workgroup_id) wid: vec3<u32>,
     xb[i] = vec4<f32>(0.0);
   }
   for (var s = 0u; s <= last; s++) {
-    let ki = hd.q0 + s * hd.row3 + C4;
-    for (var i = 0u; i < HS4; i++) {
-      kv[i] = qkv_b[ki + i];
-    }
+    row_qkv_b(hd.q0 + s * hd.row3 + C4, lid.x, &kv);
     let visa = s <= ta;
     let visb = s <= tb;
     let ja = rowa + min(s, tla);
@@ -263,9 +331,7 @@ fn attention_backward_dk(@builtin(workgroup_id) wid: vec3<u32>,
     xb[i] = vec4<f32>(0.0);
   }
   for (var t = s0; t < T; t++) {
-    for (var i = 0u; i < HS4; i++) {
-      qr[i] = qkv_b[hd.q0 + t * hd.row3 + i];
-    }
+    row_qkv_b(hd.q0 + t * hd.row3, lid.x, &qr);
     let row = hd.a0 + t * T;
     let dsa = select(0.0, datt[row + min(sa, t)], sa <= t);
     let dsb = select(0.0, datt[row + min(sb, t)], sb <= t);
@@ -304,9 +370,7 @@ fn attention_backward_dv(@builtin(workgroup_id) wid: vec3<u32>,
     xb[i] = vec4<f32>(0.0);
   }
   for (var t = s0; t < T; t++) {
-    for (var i = 0u; i < HS4; i++) {
-      gr[i] = dout[hd.o0 + t * C4 + i];
-    }
+    row_dout(hd.o0 + t * C4, lid.x, &gr);
     let row = hd.a0 + t * T;
     let pa = select(0.0, att_b[row + min(sa, t)], sa <= t);
     let pb_ = select(0.0, att_b[row + min(sb, t)], sb <= t);

@@ -3,12 +3,30 @@ import { createTensor } from "../gpu/kernel.ts";
 import { assertClose, readTensor, runOps } from "../gpu/testing.ts";
 import { Rng } from "../data/rng.ts";
 import * as ref from "./_reference_attention.ts";
-import { attentionBackward, attentionForward } from "./attention.ts";
+import { attentionBackward, attentionForward, type AttentionVariant } from "./attention.ts";
+import { hasSubgroupKernels } from "./matmul.ts";
 
 async function checkAgainstReference(B: number, T: number, C: number, NH: number, seed: number) {
   const gpu = await getGpu();
+  await checkVariant({ variant: "rows", subgroupRows: false }, B, T, C, NH, seed);
+  if (hasSubgroupKernels(gpu)) {
+    await checkVariant({ variant: "rows", subgroupRows: true }, B, T, C, NH, seed);
+  }
+  await checkVariant({ variant: "bmm" }, B, T, C, NH, seed);
+}
+
+async function checkVariant(
+  kernels: { variant: AttentionVariant; subgroupRows?: boolean },
+  B: number,
+  T: number,
+  C: number,
+  NH: number,
+  seed: number,
+) {
+  const gpu = await getGpu();
   const rng = new Rng(seed);
-  const sizes = { B, T, C, NH };
+  const sizes = { B, T, C, NH, ...kernels };
+  const variant = JSON.stringify(kernels);
   const x = rng.normalArray(B * T * 3 * C);
   const dy = rng.normalArray(B * T * C);
   const qkv = createTensor(gpu, [B, T, 3 * C], "qkv", x);
@@ -23,13 +41,25 @@ async function checkAgainstReference(B: number, T: number, C: number, NH: number
     ...attentionForward(gpu, { out, att, qkv, ...sizes }),
     ...attentionBackward(gpu, { dqkv, datt, dout, qkv, att, ...sizes }),
   ]);
-  const want = ref.attentionForward(x, sizes);
-  assertClose(await readTensor(gpu, out), want.out, { name: "out", atol: 1e-5, rtol: 1e-4 });
-  assertClose(await readTensor(gpu, att), want.att, { name: "att", atol: 1e-6, rtol: 1e-4 });
+  const want = ref.attentionForward(x, { B, T, C, NH });
+  assertClose(await readTensor(gpu, out), want.out, {
+    name: `out (${variant})`,
+    atol: 1e-5,
+    rtol: 1e-4,
+  });
+  assertClose(await readTensor(gpu, att), want.att, {
+    name: `att (${variant})`,
+    atol: 1e-6,
+    rtol: 1e-4,
+  });
   // The backward is checked from the same att the GPU used, so only its own error counts.
   const gotAtt = await readTensor(gpu, att);
-  const wantD = ref.attentionBackward(dy, x, gotAtt, sizes);
-  assertClose(await readTensor(gpu, dqkv), wantD, { name: "dqkv", atol: 1e-5, rtol: 1e-3 });
+  const wantD = ref.attentionBackward(dy, x, gotAtt, { B, T, C, NH });
+  assertClose(await readTensor(gpu, dqkv), wantD, {
+    name: `dqkv (${variant})`,
+    atol: 1e-5,
+    rtol: 1e-3,
+  });
 }
 
 Deno.test("attention matches the CPU reference at odd sizes (B=2, T=13, C=24, NH=3)", async () => {
@@ -38,6 +68,10 @@ Deno.test("attention matches the CPU reference at odd sizes (B=2, T=13, C=24, NH
 
 Deno.test("attention matches the CPU reference with hs=64 (B=1, T=70, C=128, NH=2)", async () => {
   await checkAgainstReference(1, 70, 128, 2, 2);
+});
+
+Deno.test("attention matches the CPU reference over several row blocks (B=2, T=150, C=24, NH=2)", async () => {
+  await checkAgainstReference(2, 150, 24, 2, 4);
 });
 
 Deno.test("attention matches the CPU reference with one position and one head", async () => {

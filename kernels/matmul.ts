@@ -6,8 +6,12 @@
  * Kernel variants: `"reg"` (register tiling, no workgroup memory or barriers: the fast one on CPU
  * adapters such as lavapipe; it reads the operands as vec4s where the shape allows, and falls back
  * to scalar loads elsewhere), `"scalar"` (the register-tiled kernel with scalar loads only, for
- * tests and benchmarks) and `"tiled"` (workgroup-memory tiles: for GPUs). The default follows
- * `gpu.isCpu`; tests force each.
+ * tests and benchmarks), `"tiled"` (64 x 64 workgroup-memory tiles: for GPUs) and `"wide"` (the
+ * 128 x 128 tiles of kernels/bmm.wgsl: for GPUs). `"subgroup"` runs the vec4 kernels' versions
+ * that share the rows of A over a subgroup's lanes: the default on CPU adapters with 8-wide
+ * subgroups (lavapipe), where it is about twice as fast as `"reg"` (see
+ * {@linkcode hasSubgroupKernels}). The default follows `gpu.isCpu` (and {@linkcode gpuVariant}
+ * on GPUs); tests force each.
  *
  * @module
  */
@@ -15,14 +19,15 @@ import type { Gpu } from "../gpu/device.ts";
 import { createUniform } from "../gpu/device.ts";
 import { getKernel, grid, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
 import code from "./matmul.wgsl" with { type: "text" };
+import { bmm } from "./bmm.ts";
 
 /**
- * Which product kernel runs: register-tiled (CPU adapters; `"scalar"` forbids its vec4 loads) or
- * workgroup-memory tiled (GPUs).
+ * Which product kernel runs: register-tiled (CPU adapters; `"subgroup"` shares the loads of A over
+ * a subgroup, `"scalar"` forbids vec4 loads) or workgroup-memory tiled (GPUs).
  */
-export type MatmulVariant = "reg" | "scalar" | "tiled";
+export type MatmulVariant = "reg" | "scalar" | "tiled" | "wide" | "subgroup";
 
-/** Invocations per workgroup of `gemm_reg` and `bias_backward`. */
+/** Invocations per workgroup of the CPU kernels and of `bias_backward`. */
 const WG = 32;
 /** Block of C computed by one invocation of `gemm_reg` (TM rows, TN columns): as in the WGSL. */
 const REG_TM = 24;
@@ -33,15 +38,51 @@ const TILE = 64;
 const DOT_TM = 24, DOT_TN = 8; // gemm_dot
 const NN_TM = 16, NN_TN = 4 * 2; // gemm_nn
 const TN_TM = 4 * 4, TN_TN = 4 * 2; // gemm_tn
+/** Blocks of the subgroup kernels, as in the WGSL. */
+const DS_TM = 24, DS_TN = 8; // gemm_dot_sg
+const NS_TM = 32, NS_TN = 4 * 2; // gemm_nn_sg
+const TS_TM = 4 * 16, TS_TN = 4 * 2; // gemm_tn_sg
 /**
  * Most k steps one pass may loop over: CPU adapters stop any invocation's loops silently after
  * 65535 iterations, so longer sums are split into passes that accumulate. A multiple of 8.
  */
 const MAX_LOOP = 16384;
 
-/** The variant used when none is asked for: register tiling on CPU adapters. */
+/**
+ * The variant GPUs use when none is asked for: `"tiled"` (64 x 64 blocks per workgroup; 2.7
+ * TFLOP/s on an H200, against 1.9 for the first version of `"wide"`, see docs/performance.md) or
+ * `"wide"` (kernels/bmm.wgsl, 128 x 128). `deno task bench --gemm` switches it.
+ */
+export const gpuVariant: { value: "tiled" | "wide" } = { value: "tiled" };
+
+/** The WGSL without its subgroup kernels, for devices that cannot compile them. */
+const codeWithoutSubgroups = code.replace(
+  /\/\/ BEGIN subgroup kernels\n[\s\S]*\/\/ END subgroup kernels\n/,
+  "",
+);
+
+/**
+ * Whether this device runs the `"subgroup"` kernels: it has the `subgroups` feature (lavapipe
+ * grants it) and subgroups of exactly 8 invocations, which the kernels assume.
+ */
+export function hasSubgroupKernels(gpu: Gpu): boolean {
+  const info = gpu.adapter.info;
+  return gpu.device.features.has("subgroups") && info.subgroupMinSize === 8 &&
+    info.subgroupMaxSize === 8;
+}
+
+/** The WGSL this device compiles: one module for every entry point. */
+function moduleCode(gpu: Gpu): string {
+  return hasSubgroupKernels(gpu) ? code : codeWithoutSubgroups;
+}
+
+/**
+ * The variant used when none is asked for: on CPU adapters register tiling, with subgroups where
+ * the device has them.
+ */
 export function defaultVariant(gpu: Gpu): MatmulVariant {
-  return gpu.isCpu ? "reg" : "tiled";
+  if (!gpu.isCpu) return gpuVariant.value;
+  return hasSubgroupKernels(gpu) ? "subgroup" : "reg";
 }
 
 /** Arguments of {@linkcode gemm}. */
@@ -95,7 +136,19 @@ function pickKernel(
   vec4Bindable: boolean,
 ): { entryPoint: string; rows: number; cols: number; kPerIter: number } {
   if (variant === "tiled") return { entryPoint: "gemm_tiled", rows: TILE, cols: TILE, kPerIter: 1 };
-  if (variant === "reg" && vec4Bindable) {
+  if (variant === "subgroup" && vec4Bindable) {
+    if (!transA && transB && K % 4 === 0) {
+      return { entryPoint: "gemm_dot_sg", rows: DS_TM, cols: WG * DS_TN, kPerIter: 4 };
+    }
+    if (!transA && !transB && K % 4 === 0 && N % 4 === 0) {
+      return { entryPoint: "gemm_nn_sg", rows: NS_TM, cols: WG * NS_TN, kPerIter: 4 };
+    }
+    if (transA && !transB && M % 4 === 0 && N % 4 === 0 && K % 4 === 0) {
+      return { entryPoint: "gemm_tn_sg", rows: TS_TM, cols: WG * TS_TN, kPerIter: 4 };
+    }
+  }
+  // "subgroup" falls back to the kernels of "reg" for the other shapes.
+  if ((variant === "reg" || variant === "subgroup") && vec4Bindable) {
     if (!transA && transB && K % 4 === 0) {
       return { entryPoint: "gemm_dot", rows: DOT_TM, cols: WG * DOT_TN, kPerIter: 4 };
     }
@@ -118,6 +171,7 @@ function vec4Bindable(args: GemmArgs): boolean {
 export function gemmKernelName(gpu: Gpu, args: GemmArgs): string {
   const { M, N, K } = args;
   const variant = args.variant ?? defaultVariant(gpu);
+  if (variant === "wide") return "bmm";
   return pickKernel(variant, M, N, K, !!args.transA, !!args.transB, vec4Bindable(args))
     .entryPoint;
 }
@@ -137,6 +191,27 @@ export function gemmPasses(gpu: Gpu, args: GemmArgs): Op[] {
   need(label, b, "B", K * N);
   if (bias) need(label, bias, "bias", N);
   const variant = args.variant ?? defaultVariant(gpu);
+  if (variant === "wide") {
+    // the batched strided product with one matrix: one op, any K
+    return [bmm(gpu, {
+      c: { tensor: c, row: N, col: 1 },
+      a: args.transA ? { tensor: a, row: 1, col: M } : { tensor: a, row: K, col: 1 },
+      b: args.transB ? { tensor: b, row: 1, col: K } : { tensor: b, row: N, col: 1 },
+      bias,
+      M,
+      N,
+      K,
+      alpha: args.alpha,
+      accumulate: args.accumulate,
+      label,
+    })];
+  }
+  if (variant === "subgroup" && !hasSubgroupKernels(gpu)) {
+    throw new RangeError(
+      `${label}: the subgroup variant needs the subgroups feature with 8-wide subgroups, ` +
+        `which ${gpu.name} (${gpu.backend}) lacks: use "reg"`,
+    );
+  }
   const pick = pickKernel(variant, M, N, K, !!args.transA, !!args.transB, vec4Bindable(args));
   const chunk = gpu.isCpu ? MAX_LOOP * pick.kPerIter : K;
   const ops: Op[] = [];
@@ -150,7 +225,7 @@ export function gemmPasses(gpu: Gpu, args: GemmArgs): Op[] {
     };
     if (variant !== "tiled") constants.WG = WG;
     const kernel = getKernel(gpu, {
-      code,
+      code: moduleCode(gpu),
       entryPoint: pick.entryPoint,
       bindings: ["write", "read", "read", "read", "uniform"],
       constants,
@@ -274,12 +349,15 @@ export function biasBackward(
   checkSizes(label, { N, OC });
   need(label, dbias, "dbias", OC);
   need(label, dout, "dout", N * OC);
+  // CPU adapters read dout as vec4s where they can (four columns per invocation).
+  const vec4 = gpu.isCpu && OC % 4 === 0 && dout.offset % 16 === 0 && dout.length % 4 === 0;
   const kernel = getKernel(gpu, {
-    code,
-    entryPoint: "bias_backward",
+    code: moduleCode(gpu),
+    entryPoint: vec4 ? "bias_backward4" : "bias_backward",
     bindings: ["write", "read", "uniform"],
     constants: { WG },
   });
   const u = createUniform(gpu, params([N, OC]), `${label}.params`);
-  return makeOp(gpu, kernel, [dbias, dout, u], grid(gpu, Math.ceil(OC / WG)));
+  const columns = vec4 ? OC / 4 : OC;
+  return makeOp(gpu, kernel, [dbias, dout, u], grid(gpu, Math.ceil(columns / WG)));
 }

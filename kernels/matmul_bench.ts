@@ -2,7 +2,7 @@
  * Times the matmul kernels on the shapes of the small benchmark config (N = B·T = 1024, C = 256)
  * and the same products on the CPU with ml-matrix, and prints GFLOP/s per shape.
  *
- *     deno run -A kernels/matmul_bench.ts [--variant=reg|scalar|tiled] [--vs=scalar]
+ *     deno run -A kernels/matmul_bench.ts [--variant=reg|scalar|subgroup|tiled|wide] [--vs=reg]
  *         [--seconds=0.5] [--rounds=3] [--no-cpu]
  *
  * Each GPU product is warmed up, then dispatched many times in one pass of one submit, with one
@@ -17,6 +17,7 @@ import { Matrix } from "ml-matrix";
 import { getGpu } from "../gpu/device.ts";
 import { assertNoGpuErrors, createTensor, encodeOps, type Op } from "../gpu/kernel.ts";
 import { Rng } from "../data/rng.ts";
+import { cpuSeconds } from "../gpu/testing.ts";
 import {
   biasBackward,
   defaultVariant,
@@ -34,11 +35,11 @@ function flag(name: string): string | undefined {
 
 const gpu = await getGpu();
 const variantFlag = flag("variant");
-const VARIANTS = ["reg", "scalar", "tiled"];
+const VARIANTS = ["reg", "scalar", "subgroup", "tiled", "wide"];
 const vsFlag = flag("vs");
 for (const v of [variantFlag, vsFlag]) {
   if (v !== undefined && !VARIANTS.includes(v)) {
-    throw new Error(`Unknown variant "${v}": use reg, scalar or tiled`);
+    throw new Error(`Unknown variant "${v}": use ${VARIANTS.join(", ")}`);
   }
 }
 const variant: MatmulVariant = (variantFlag as MatmulVariant | undefined) ?? defaultVariant(gpu);
@@ -46,21 +47,6 @@ const vs = vsFlag as MatmulVariant | undefined;
 const seconds = Number(flag("seconds") ?? 0.5);
 const rounds = Math.max(1, Number(flag("rounds") ?? 3));
 const withCpu = flag("no-cpu") === undefined;
-
-/** CPU seconds used by this process so far, all threads (NaN where /proc is not there). */
-function cpuSeconds(): number {
-  try {
-    let ns = 0;
-    for (const t of Deno.readDirSync("/proc/self/task")) {
-      try {
-        ns += Number(Deno.readTextFileSync(`/proc/self/task/${t.name}/schedstat`).split(" ")[0]);
-      } catch { /* the thread ended */ }
-    }
-    return ns / 1e9;
-  } catch {
-    return NaN;
-  }
-}
 
 /** Runs `op` `reps` times in one pass and one submit; returns wall and CPU ms per dispatch. */
 async function timeOp(op: Op, reps: number): Promise<{ wall: number; cpu: number }> {
@@ -178,7 +164,7 @@ for (const s of shapes) {
       mnk: [OC, N],
       cpu: () => dy!.sum("column"),
       flops: N * OC,
-      kernels: ["bias_backward", vs && "bias_backward"],
+      kernels: [op.label, vs && op.label],
       ops: [op, vs && op],
     });
   }

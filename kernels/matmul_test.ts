@@ -4,9 +4,12 @@ import { assertClose, readTensor, runOps } from "../gpu/testing.ts";
 import { Rng } from "../data/rng.ts";
 import * as ref from "./_reference_matmul.ts";
 import {
+  biasBackward,
+  defaultVariant,
   gemm,
   gemmKernelName,
   gemmPasses,
+  hasSubgroupKernels,
   matmulBackward,
   matmulForward,
   type MatmulVariant,
@@ -26,7 +29,10 @@ function assertThrows(f: () => unknown, type: new (...args: never[]) => Error): 
   throw new Error(`expected a ${type.name}`);
 }
 
-const VARIANTS: MatmulVariant[] = ["reg", "tiled"];
+const VARIANTS: MatmulVariant[] = ["reg", "tiled", "wide"];
+// The subgroup kernels run where the device has 8-wide subgroups (lavapipe, not the GL adapter).
+const SUBGROUPS = hasSubgroupKernels(await getGpu());
+if (SUBGROUPS) VARIANTS.push("subgroup");
 
 // Sums of K products of N(0, 1) values: the f32 rounding grows like sqrt(K).
 function tol(K: number) {
@@ -221,7 +227,8 @@ Deno.test("gemm splits a long K into accumulating passes on CPU adapters", async
   }
   const [a, b, c] = ["a", "b", "c"].map((n) => createTensor(gpu, [16400 * 8], n));
   if (gpu.isCpu) {
-    assertThrows(() => gemm(gpu, { c, a, b, M: 4, N: 8, K: 16400, transA: true }), RangeError);
+    const args = { c, a, b, M: 4, N: 8, K: 16400, transA: true, variant: "reg" as const };
+    assertThrows(() => gemm(gpu, args), RangeError);
   }
 });
 
@@ -241,4 +248,63 @@ Deno.test("matmul variants agree on a benchmark-like shape", async () => {
   );
   const [a, b] = await Promise.all(outs.map((o) => readTensor(gpu, o)));
   assertClose(a, b, { name: "reg vs tiled", ...tol(C) });
+});
+
+Deno.test("gemm subgroup kernels: multiples of 4 that are not multiples of the tiles", async () => {
+  const gpu = await getGpu();
+  if (!SUBGROUPS) {
+    // Refused where the device lacks 8-wide subgroups; the CPU default is then "reg".
+    const [a, b, c] = ["a", "b", "c"].map((n) => createTensor(gpu, [64], n));
+    assertThrows(() => gemm(gpu, { c, a, b, M: 8, N: 8, K: 8, variant: "subgroup" }), RangeError);
+    return;
+  }
+  // Blocks: gemm_dot_sg 24 rows x 256 columns, gemm_nn_sg 32 x 256, gemm_tn_sg 64 x 256; lane l
+  // of a subgroup loads rows (or vec4s of rows) 8 g + l, clamped at the last. 300 columns take two
+  // blocks across; 4 and 13 rows leave most lanes reading a clamped row.
+  for (const shape of [[37, 44, 36], [1031, 48, 20], [4, 4, 4], [13, 240, 8], [70, 300, 12]]) {
+    for (const prod of PRODUCTS) {
+      // gemm_tn_sg needs M % 4 == 0 (37 and 1031 rows fall back to gemm_reg) and K % 4 == 0.
+      const vec4 = prod.kernel !== "gemm_tn" || shape[0] % 4 === 0;
+      await checkGemm("subgroup", shape, prod, vec4 ? `${prod.kernel}_sg` : "gemm_reg");
+    }
+  }
+  // gemm_tn_sg: rows a multiple of 4, not of 32 (one load per lane) or 64 (the block); an odd K
+  // falls back to gemm_tn.
+  for (const shape of [[44, 36, 36], [20, 48, 104], [12, 240, 8], [100, 264, 4], [132, 8, 16]]) {
+    await checkGemm("subgroup", shape, PRODUCTS[2], "gemm_tn_sg");
+  }
+  await checkGemm("subgroup", [44, 36, 37], PRODUCTS[2], "gemm_tn");
+  // The default on this device.
+  await checkGemm(defaultVariant(gpu), [37, 44, 36], PRODUCTS[0], "gemm_dot_sg");
+});
+
+Deno.test("gemm subgroup kernels split a long K into accumulating passes", async () => {
+  if (!SUBGROUPS) return;
+  const cases: [number[], (typeof PRODUCTS)[number]][] = [
+    [[4, 8, 65540], PRODUCTS[2]], // gemm_tn_sg: four k steps per iteration, as the others
+    [[2, 5, 65540], PRODUCTS[0]], // gemm_dot_sg
+    [[2, 4, 65540], PRODUCTS[1]], // gemm_nn_sg
+  ];
+  for (const [shape, prod] of cases) {
+    assertEquals(await checkGemm("subgroup", shape, prod, `${prod.kernel}_sg`), 2);
+  }
+});
+
+Deno.test("bias gradient: vec4 columns on CPU adapters, scalar otherwise", async () => {
+  const gpu = await getGpu();
+  // OC = 260: 65 groups of four columns, three workgroups (the last one partly idle); OC = 43 and
+  // an odd N take the scalar kernel's column and row remainders.
+  for (const [N, OC] of [[70, 260], [9, 4], [37, 43]]) {
+    const rng = new Rng(N * 1000 + OC);
+    const dy = rng.normalArray(N * OC);
+    const db0 = rng.normalArray(OC);
+    const dout = createTensor(gpu, [N, OC], "dout", dy);
+    const dbias = createTensor(gpu, [OC], "dbias", db0);
+    const op = biasBackward(gpu, { dbias, dout, N, OC });
+    assertEquals(op.label, gpu.isCpu && OC % 4 === 0 ? "bias_backward4" : "bias_backward");
+    await runOps(gpu, [op]);
+    const expected = db0.slice();
+    for (let r = 0; r < N; r++) for (let o = 0; o < OC; o++) expected[o] += dy[r * OC + o];
+    assertClose(await readTensor(gpu, dbias), expected, { name: `dbias ${N}x${OC}`, ...tol(N) });
+  }
 });

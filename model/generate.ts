@@ -180,10 +180,10 @@ export class Sampler {
     const pass = enc.beginComputePass();
     encodeOps(pass, g.forward);
     pass.end();
-    const logits = g.acts.get("logits");
+    const logits = g.logitsRow(window.length - 1);
     enc.copyBufferToBuffer(
       logits.buffer,
-      logits.offset + (window.length - 1) * V * 4,
+      logits.offset,
       this.#staging,
       0,
       V * 4,

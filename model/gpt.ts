@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type Gpu, readback } from "../gpu/device.ts";
+import { type Gpu, GpuError, readback } from "../gpu/device.ts";
 import type { Op, Tensor } from "../gpu/kernel.ts";
 import { Rng } from "../data/rng.ts";
 import { type GptConfig, validateConfig } from "./config.ts";
@@ -198,6 +198,47 @@ export interface GraphOptions {
   T: number;
   /** Build the backward pass too (needs the model's gradients). */
   training: boolean;
+  /**
+   * Largest tensor one binding may hold, in bytes (default: the adapter's
+   * maxStorageBufferBindingSize). Larger logits are split by rows and larger attention matrices
+   * by batch; tests set it low to exercise the split.
+   */
+  maxBindingBytes?: number;
+}
+
+/** Ranges [start, start + count) covering n items of `bytesPer` bytes, each range <= maxBytes. */
+function splitRanges(
+  n: number,
+  bytesPer: number,
+  maxBytes: number,
+  align: number,
+  what: string,
+): [number, number][] {
+  if (n * bytesPer <= maxBytes) return [[0, n]];
+  const per = Math.floor(Math.floor(maxBytes / bytesPer) / align) * align;
+  if (per < 1) {
+    throw new GpuError(
+      `${what} needs ${align * bytesPer} bytes per piece, more than one binding allows here ` +
+        `(${maxBytes}): lower --context or use a smaller vocabulary`,
+    );
+  }
+  const out: [number, number][] = [];
+  for (let i = 0; i < n; i += per) out.push([i, Math.min(per, n - i)]);
+  return out;
+}
+
+/** Elements [start, start + length) of t, as a tensor (the start must keep 256-byte alignment). */
+function view(t: Tensor, start: number, length: number): Tensor {
+  if (start === 0 && length === t.length) return t;
+  const offset = t.offset + start * 4;
+  if (offset % 256 !== 0 || start + length > t.length) {
+    throw new Error(`${t.name}: view [${start}, ${start + length}) is misaligned or out of range`);
+  }
+  return { name: `${t.name}[${start}:]`, buffer: t.buffer, offset, length, shape: [length] };
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }
 
 /**
@@ -226,6 +267,10 @@ export class Graph {
   readonly trainLoss: Op[];
   /** Gradient of the loss → parameter gradients (+=). The residual gradient must be zeroed first. */
   readonly backward: Op[];
+  /** Rows [start, start + count) of the logits held by each logits tensor (one unless split). */
+  readonly logitChunks: readonly [number, number][];
+  /** Batch entries [start, start + count) of each attention matrix tensor (one unless split). */
+  readonly attChunks: readonly [number, number][];
 
   constructor(gpt: Gpt, options: GraphOptions) {
     const { B, T, training } = options;
@@ -240,6 +285,21 @@ export class Graph {
     this.scalar = scalar;
     const gpu = gpt.gpu;
     const C = c.width, V = c.vocabSize, NH = c.heads, L = c.layers, N = B * T;
+    // Tensors larger than one binding are split: the logits by rows (starts 64 rows apart keep
+    // every row slice 256-byte aligned), the attention matrices by batch entries.
+    const maxBinding = options.maxBindingBytes ??
+      Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+    const logitChunks = scalar ? [] : splitRanges(N, V * 4, maxBinding, 64, "The logits");
+    const attChunks = splitRanges(
+      B,
+      NH * T * T * 4,
+      maxBinding,
+      64 / gcd(T * C, 64),
+      `Attention (${NH} heads x ${T} x ${T})`,
+    );
+    this.logitChunks = logitChunks;
+    this.attChunks = attChunks;
+    const chunkName = (name: string, k: number, n: number) => (n === 1 ? name : `${name}.${k}`);
     const actSpecs: TensorSpec[] = [{ name: "encoded", shape: [B, T, C] }];
     for (let l = 0; l < L; l++) {
       const s = (name: string, shape: number[]) => actSpecs.push({ name: `${l}.${name}`, shape });
@@ -248,7 +308,7 @@ export class Graph {
       s("ln1_rstd", [B, T]);
       s("qkv", [B, T, 3 * C]);
       s("atty", [B, T, C]);
-      s("att", [B, NH, T, T]);
+      attChunks.forEach(([, nb], k) => s(chunkName("att", k, attChunks.length), [nb, NH, T, T]));
       s("attproj", [B, T, C]);
       s("residual2", [B, T, C]);
       s("ln2", [B, T, C]);
@@ -266,11 +326,10 @@ export class Graph {
     );
     if (scalar) actSpecs.push({ name: "values", shape: [B, T] });
     else {
-      actSpecs.push(
-        { name: "logits", shape: [B, T, V] },
-        { name: "losses", shape: [B, T] },
-        { name: "loss", shape: [1] },
+      logitChunks.forEach(([, rows], k) =>
+        actSpecs.push({ name: chunkName("logits", k, logitChunks.length), shape: [rows, V] })
       );
+      actSpecs.push({ name: "losses", shape: [B, T] }, { name: "loss", shape: [1] });
     }
     this.acts = TensorTable.create(gpu, `acts ${B}x${T}`, actSpecs);
     this.io = TensorTable.create(gpu, `io ${B}x${T}`, [
@@ -286,6 +345,12 @@ export class Graph {
     const io = (name: string) => this.io.get(name);
     const h = (l: number) => `transformer.h.${l}.`;
     const residualIn = (l: number) => (l === 0 ? a("encoded") : a(`${l - 1}.residual3`));
+    const logits = (k: number) => a(chunkName("logits", k, logitChunks.length));
+    const att = (x: string, k: number) => a(`${x}${chunkName("att", k, attChunks.length)}`);
+    const rowsOf = (t: Tensor, [r0, rows]: [number, number], width: number) =>
+      view(t, r0 * width, rows * width);
+    const batchOf = (t: Tensor, [b0, nb]: [number, number], width: number) =>
+      view(t, b0 * T * width, nb * T * width);
 
     // ---- forward (llm.c gpt2_forward) ----
     const fwd: Op[] = [];
@@ -319,15 +384,17 @@ export class Graph {
         C,
         OC: 3 * C,
       }));
-      fwd.push(...attentionForward(gpu, {
-        out: a(`${x}atty`), // (B,T,C)
-        att: a(`${x}att`), // (B,NH,T,T)
-        qkv: a(`${x}qkv`),
-        B,
-        T,
-        C,
-        NH,
-      }));
+      attChunks.forEach((range, k) =>
+        fwd.push(...attentionForward(gpu, {
+          out: batchOf(a(`${x}atty`), range, C), // (B,T,C)
+          att: att(x, k), // (B,NH,T,T)
+          qkv: batchOf(a(`${x}qkv`), range, 3 * C),
+          B: range[1],
+          T,
+          C,
+          NH,
+        }))
+      );
       fwd.push(...matmulForward(gpu, {
         out: a(`${x}attproj`),
         inp: a(`${x}atty`),
@@ -400,26 +467,30 @@ export class Graph {
       }));
       this.forward = fwd;
     } else {
-      fwd.push(...matmulForward(gpu, {
-        out: a("logits"), // (B,T,V): the LM head is tied to the token embedding
-        inp: a("lnf"),
-        weight: p("transformer.wte.weight"),
-        N,
-        C,
-        OC: V,
-      }));
+      logitChunks.forEach((range, k) =>
+        fwd.push(...matmulForward(gpu, {
+          out: logits(k), // (B,T,V): the LM head is tied to the token embedding
+          inp: rowsOf(a("lnf"), range, C),
+          weight: p("transformer.wte.weight"),
+          N: range[1],
+          C,
+          OC: V,
+        }))
+      );
       this.forward = fwd;
     }
-    const lossArgs = scalar ? undefined : {
-      losses: a("losses"),
-      logits: a("logits"),
-      targets: io("targets"),
-      weights: io("weights"),
-      N,
+    const lossArgs = logitChunks.map((range, k) => ({
+      losses: rowsOf(a("losses"), range, 1),
+      logits: logits(k),
+      targets: rowsOf(io("targets"), range, 1),
+      weights: rowsOf(io("weights"), range, 1),
+      N: range[1],
       V,
-    };
-    const sum = lossArgs ? sumReduce(gpu, { out: a("loss"), inp: a("losses"), N }) : [];
-    this.evalLoss = lossArgs ? [...crossEntropyForward(gpu, lossArgs), ...sum] : [];
+    }));
+    const sum = scalar ? [] : sumReduce(gpu, { out: a("loss"), inp: a("losses"), N });
+    this.evalLoss = scalar
+      ? []
+      : [...lossArgs.flatMap((args) => crossEntropyForward(gpu, args)), ...sum];
 
     if (!training) {
       this.trainLoss = [];
@@ -429,14 +500,16 @@ export class Graph {
     }
 
     // ---- backward (llm.c gpt2_backward): the forward in reverse ----
-    this.trainLoss = lossArgs ? [...crossEntropyFused(gpu, lossArgs), ...sum] : [];
+    this.trainLoss = scalar
+      ? []
+      : [...lossArgs.flatMap((args) => crossEntropyFused(gpu, args)), ...sum];
     const dacts = TensorTable.create(gpu, `dacts ${B}x${T}`, [
       { name: "dresidual", shape: [B, T, C] },
       { name: "dbtc", shape: [B, T, C] },
       { name: "dqkv", shape: [B, T, 3 * C] },
       { name: "dfch", shape: [B, T, 4 * C] },
       { name: "dfch_gelu", shape: [B, T, 4 * C] },
-      { name: "datt", shape: [B, NH, T, T] },
+      { name: "datt", shape: [attChunks[0][1], NH, T, T] }, // scratch, reused by every chunk
     ]);
     this.dacts = dacts;
     const d = (name: string) => dacts.get(name);
@@ -455,17 +528,19 @@ export class Graph {
         OC: 1,
       }));
     } else {
-      // logits = lnf @ wte^T; "logits" now holds dlogits
-      bwd.push(...matmulBackward(gpu, {
-        dinp: d("dbtc"),
-        dweight: g("transformer.wte.weight"),
-        dout: a("logits"),
-        inp: a("lnf"),
-        weight: p("transformer.wte.weight"),
-        N,
-        C,
-        OC: V,
-      }));
+      // logits = lnf @ wte^T; the logits tensors now hold dlogits
+      logitChunks.forEach((range, k) =>
+        bwd.push(...matmulBackward(gpu, {
+          dinp: rowsOf(d("dbtc"), range, C),
+          dweight: g("transformer.wte.weight"),
+          dout: logits(k),
+          inp: rowsOf(a("lnf"), range, C),
+          weight: p("transformer.wte.weight"),
+          N: range[1],
+          C,
+          OC: V,
+        }))
+      );
     }
     bwd.push(...layernormBackward(gpu, {
       dinp: d("dresidual"),
@@ -529,17 +604,19 @@ export class Graph {
         C,
         OC: C,
       }));
-      bwd.push(...attentionBackward(gpu, {
-        dqkv: d("dqkv"),
-        datt: d("datt"),
-        dout: d("dbtc"),
-        qkv: a(`${x}qkv`),
-        att: a(`${x}att`),
-        B,
-        T,
-        C,
-        NH,
-      }));
+      attChunks.forEach((range, k) =>
+        bwd.push(...attentionBackward(gpu, {
+          dqkv: batchOf(d("dqkv"), range, 3 * C),
+          datt: view(d("datt"), 0, range[1] * NH * T * T),
+          dout: batchOf(d("dbtc"), range, C),
+          qkv: batchOf(a(`${x}qkv`), range, 3 * C),
+          att: att(x, k),
+          B: range[1],
+          T,
+          C,
+          NH,
+        }))
+      );
       bwd.push(...matmulBackward(gpu, {
         dinp: d("dbtc"),
         dweight: g(`${pre}attn.c_attn.weight`),
@@ -576,6 +653,14 @@ export class Graph {
       V,
     }));
     this.backward = bwd;
+  }
+
+  /** Where the logits (V values) of row `row` (= b * T + t) live: buffer and byte offset. */
+  logitsRow(row: number): { buffer: GPUBuffer; offset: number } {
+    const k = this.logitChunks.findIndex(([r0, n]) => row >= r0 && row < r0 + n);
+    if (k < 0) throw new RangeError(`Row ${row} is outside the logits`);
+    const t = this.acts.get(this.logitChunks.length === 1 ? "logits" : `logits.${k}`);
+    return { buffer: t.buffer, offset: t.offset + (row - this.logitChunks[k][0]) * t.shape[1] * 4 };
   }
 
   /** The residual-stream gradient, which `backward` accumulates into and must start at zero. */

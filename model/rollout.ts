@@ -296,11 +296,11 @@ export class Generator {
         );
       }
     }
-    const logits = graph.acts.get("logits");
     rows.forEach((r, b) => {
+      const logits = graph.logitsRow(b * T + r.length - 1);
       enc.copyBufferToBuffer(
         logits.buffer,
-        logits.offset + (b * T + r.length - 1) * V * 4,
+        logits.offset,
         this.#staging,
         b * V * 4,
         V * 4,

@@ -69,6 +69,8 @@ export interface TrainerOptions {
   accum?: number;
   /** AdamW step count already taken (when resuming). Default 0. */
   step?: number;
+  /** Largest tensor one binding may hold (default: the adapter's limit); see GraphOptions. */
+  maxBindingBytes?: number;
 }
 
 /** Trains a Gpt: owns its optimizer state and a training graph. */
@@ -95,13 +97,23 @@ export class Trainer {
   #valuesFresh = false;
   #valueStaging: GPUBuffer | undefined;
 
+  /** Dispatches of the optimizer (gradient norm, clip, AdamW) per step, once a step was built. */
+  get optimizerDispatches(): number {
+    return this.#normOps.length + this.#optim.ops.length;
+  }
+
   constructor(gpt: Gpt, options: TrainerOptions) {
     const gpu = gpt.gpu;
     this.#gpu = gpu;
     this.gpt = gpt;
     this.accum = options.accum ?? 1;
     this.step = options.step ?? 0;
-    this.graph = new Graph(gpt, { B: options.B, T: options.T, training: true });
+    this.graph = new Graph(gpt, {
+      B: options.B,
+      T: options.T,
+      training: true,
+      maxBindingBytes: options.maxBindingBytes,
+    });
     const specs = [...gpt.params.tensors.values()].map((t) => ({ name: t.name, shape: t.shape }));
     this.m = TensorTable.create(gpu, "adam.m", specs, { contiguous: true });
     this.v = TensorTable.create(gpu, "adam.v", specs, { contiguous: true });

@@ -1,23 +1,35 @@
 /**
- * Training-step throughput of our WebGPU GPT against PyTorch on the CPU, in the same run.
+ * Training-step throughput of our WebGPU GPT against peers, in the same run, from the same initial
+ * weights on the same batches.
  *
- *     deno task bench                 # the small config: vocab 512, 4 layers, 4 heads, width 256,
- *                                     # context 128, batch 8
- *     deno task bench --json          # one JSON object: config, ours_tokens_per_s, peer_tokens_per_s, ratio
+ *     deno task bench                      # the small config: vocab 512, 4 layers, 4 heads,
+ *                                          # width 256, context 128, batch 8; PyTorch peer
+ *     deno task bench --peers all          # + the WebGPU peers jax-js and TensorFlow.js
+ *     deno task bench --gpt2               # GPT-2 124M: vocab 50257, 12 layers, 12 heads,
+ *                                          # width 768, context 1024, batch 8
+ *     deno task bench --json               # one JSON object instead of the table
  *
- * The peer (scripts/bench_torch.py) runs when a Python with torch is found (Debian's
- * python3-torch: /usr/bin/python3). A step is forward + backward + clip + AdamW on random tokens.
+ * A step is forward + backward + clip + AdamW. Ours and every peer first train 10 steps on batches
+ * 0..9 and report those losses, which must agree with ours (same weights, same data, same
+ * optimizer) before the timed steps count. The PyTorch peer (scripts/bench_torch.py) runs where a
+ * Python with torch is found (Debian's python3-torch: /usr/bin/python3); on a machine with CUDA it
+ * trains on the GPU in float32 with TF32 off, and again in bfloat16 autocast for context. The
+ * WebGPU peers (scripts/peers/jax.ts, scripts/peers/tfjs.ts) load their npm packages only here.
  *
  * @module
  */
-import { getGpu } from "../gpu/device.ts";
+import { fmtBytes, getGpu } from "../gpu/device.ts";
 import { Rng } from "../data/rng.ts";
-import { parameterCount } from "../model/config.ts";
+import { type GptConfig, parameterCount } from "../model/config.ts";
 import { Gpt } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
-import { parseFlags, runMain } from "../stages/_cli.ts";
+import { toHf } from "../model/checkpoint.ts";
+import { encodeSafetensors } from "../model/safetensors.ts";
+import { gpuVariant } from "../kernels/matmul.ts";
+import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
 
-const USAGE = "Usage: deno task bench [--json] [options]";
+const USAGE =
+  "Usage: deno task bench [--gpt2] [--peers torch,jax,tfjs|all|none] [--json] [options]";
 /** The benchmark's model and batch: the small config (also used by scripts/profile.ts). */
 export const BENCH_MODEL_FLAGS = {
   vocab: { default: 512, help: "Vocabulary size", min: 2, int: true },
@@ -28,17 +40,45 @@ export const BENCH_MODEL_FLAGS = {
   batch: { default: 8, help: "Sequences per step", min: 1, int: true },
 };
 
-const FLAGS = {
-  ...BENCH_MODEL_FLAGS,
-  steps: { default: 10, help: "Timed steps", min: 1, int: true },
-  warmup: { default: 3, help: "Untimed steps first", min: 1, int: true },
-  "no-peer": { default: false, help: "Skip the PyTorch peer" },
-  python: {
-    default: "",
-    help: "Python with torch for the peer (default: /usr/bin/python3, then python3)",
-  },
-  json: { default: false, help: "Print one JSON object instead of a table" },
-};
+/** GPT-2 124M, the GPU benchmark (`--gpt2`): defaults of the model flags, which still override. */
+const GPT2 = { vocab: 50257, layers: 12, heads: 12, width: 768, context: 1024, batch: 8 };
+
+/** Steps whose losses every peer must reproduce before timing. */
+const CHECK_STEPS = 10;
+
+function flagsFor(gpt2: boolean) {
+  const model = Object.fromEntries(
+    Object.entries(BENCH_MODEL_FLAGS).map(([k, spec]) => [
+      k,
+      { ...spec, default: gpt2 ? GPT2[k as keyof typeof GPT2] : spec.default },
+    ]),
+  ) as typeof BENCH_MODEL_FLAGS;
+  return {
+    ...model,
+    gpt2: { default: false, help: "GPT-2 124M shape (vocab 50257, 12 x 768, context 1024)" },
+    steps: { default: 10, help: "Timed steps", min: 1, int: true },
+    warmup: { default: 2, help: "Untimed steps after the loss check", min: 0, int: true },
+    peers: {
+      default: "torch",
+      help: "Peers to run: torch, jax, tfjs (comma-separated), all, or none",
+    },
+    gemm: {
+      default: "default",
+      help: "GPU matrix-product kernel: wide (128x128 tiles), tiled (64x64) or default",
+      choices: ["default", "wide", "tiled"],
+    },
+    python: {
+      default: "",
+      help: "Python with torch for the peer (default: /usr/bin/python3, then python3)",
+    },
+    "torch-device": {
+      default: "auto",
+      help: "PyTorch peer device: auto (CUDA with a GPU adapter, if torch has it), cpu, cuda",
+      choices: ["auto", "cpu", "cuda"],
+    },
+    json: { default: false, help: "Print one JSON object instead of a table" },
+  };
+}
 
 /** Finds a Python that imports torch. */
 async function findTorchPython(explicit: string): Promise<string | undefined> {
@@ -55,10 +95,50 @@ async function findTorchPython(explicit: string): Promise<string | undefined> {
   return undefined;
 }
 
+/** One peer's result line (see scripts/bench_torch.py and the WebGPU peers). */
+interface PeerResult {
+  name: string;
+  tokens_per_s: number;
+  losses?: number[];
+  torch?: string;
+  version?: string;
+  threads?: number;
+  device?: string;
+  dtype?: string;
+  adapter?: string;
+}
+
+/** Runs one peer command; its last stdout line is its JSON result. */
+async function runPeer(label: string, cmd: string, args: string[]): Promise<PeerResult | string> {
+  let out;
+  try {
+    out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
+  } catch (e) {
+    return `${label} could not start: ${(e as Error).message}`;
+  }
+  const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
+  if (out.success && text.startsWith("{")) return JSON.parse(text) as PeerResult;
+  const err = new TextDecoder().decode(out.stderr).trim().split("\n").filter(Boolean).pop();
+  return `${label} failed: ${err ?? `exit ${out.code}`}`;
+}
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+
 if (import.meta.main) {
   await runMain(async () => {
-    const f = parseFlags(Deno.args, FLAGS, USAGE);
-    const config = {
+    const f = parseFlags(Deno.args, flagsFor(Deno.args.includes("--gpt2")), USAGE);
+    const peerNames = f.peers === "all"
+      ? ["torch", "jax", "tfjs"]
+      : f.peers === "none"
+      ? []
+      : f.peers.split(",").map((s) => s.trim()).filter(Boolean);
+    for (const p of peerNames) {
+      if (!["torch", "jax", "tfjs"].includes(p)) {
+        throw new UsageError(`--peers: unknown peer "${p}"; use torch, jax, tfjs, all or none`);
+      }
+    }
+    if (f.gemm !== "default") gpuVariant.value = f.gemm as "wide" | "tiled";
+    const config: GptConfig = {
       vocabSize: f.vocab,
       context: f.context,
       layers: f.layers,
@@ -66,109 +146,228 @@ if (import.meta.main) {
       width: f.width,
     };
     const B = f.batch, T = f.context;
-    const gpu = await getGpu();
-    const gpt = Gpt.create(gpu, config, { seed: 1 });
-    const trainer = new Trainer(gpt, { B, T });
-    await trainer.ready();
+    const hyper = { lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 };
     const rng = new Rng(1);
-    const batch = () => {
+    const batches = Array.from({ length: CHECK_STEPS }, () => {
       const inputs = new Uint32Array(B * T), targets = new Uint32Array(B * T);
       for (let i = 0; i < B * T; i++) {
         inputs[i] = rng.int(f.vocab);
         targets[i] = rng.int(f.vocab);
       }
       return { inputs, targets };
-    };
-    const hyper = { lr: 1e-4, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1, gradClip: 1 };
-    const batches = Array.from({ length: 4 }, batch);
-    for (let i = 0; i < f.warmup; i++) await trainer.submit([batches[i % 4]], hyper);
-    // Pipelined as in training: submit step k, then wait for step k-1.
-    const t0 = performance.now();
-    let pending = trainer.submit([batches[0]], hyper);
-    let loss = NaN;
-    for (let i = 1; i < f.steps; i++) {
-      const next = trainer.submit([batches[i % 4]], hyper);
-      loss = (await pending).loss;
-      pending = next;
-    }
-    loss = (await pending).loss;
-    const seconds = (performance.now() - t0) / 1000;
-    const ours = (f.steps * B * T) / seconds;
-    const dispatches = trainer.graph.forward.length + trainer.graph.trainLoss.length +
-      trainer.graph.backward.length;
-    const flopsPerToken = 6 * parameterCount(config) + 6 * f.layers * f.width * T; // matmuls + attention
-    let peer: Record<string, unknown> | undefined;
-    const py = !f["no-peer"] ? await findTorchPython(f.python) : undefined;
-    // The peer runs with one thread and with all cores; the faster counts (on a busy or small
-    // machine, OpenBLAS's extra threads can cost more than they give).
-    const threadCounts = [...new Set([1, navigator.hardwareConcurrency])];
-    for (const threads of py ? threadCounts : []) {
-      const script = new URL("./bench_torch.py", import.meta.url).pathname;
-      const out = await new Deno.Command(py!, {
-        args: [
-          script,
-          "--json-config",
-          JSON.stringify({
-            threads,
-            vocab: f.vocab,
-            layers: f.layers,
-            heads: f.heads,
-            width: f.width,
-            context: f.context,
-            batch: f.batch,
-            steps: Math.max(f.steps, 10),
-            warmup: f.warmup,
-          }),
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
-      if (out.success && text.startsWith("{")) {
-        const run = JSON.parse(text);
-        if (!peer || Number(run.tokens_per_s) > Number(peer.tokens_per_s)) peer = run;
-      } else {console.error(
-          `bench: the PyTorch peer failed: ${
-            new TextDecoder().decode(out.stderr).trim().split("\n").pop()
-          }`,
-        );}
-    }
-    const peerTps = peer ? Number(peer.tokens_per_s) : null;
-    const result = {
-      config: { ...config, batch: B },
-      adapter: gpu.name,
-      backend: gpu.backend,
-      ours_tokens_per_s: Math.round(ours * 10) / 10,
-      ours_ms_per_step: Math.round((seconds / f.steps) * 1000 * 10) / 10,
-      ours_gflops: Math.round((ours * flopsPerToken) / 1e9 * 100) / 100,
-      dispatches_per_step: dispatches + 4,
-      final_loss: loss,
-      peer: peer ? { name: "pytorch-cpu", ...peer } : null,
-      peer_tokens_per_s: peerTps,
-      ratio: peerTps ? Math.round((ours / peerTps) * 1000) / 1000 : null,
-    };
-    if (f.json) {
-      console.log(JSON.stringify(result));
-      return;
-    }
-    console.log(
-      `config   vocab ${f.vocab}, ${f.layers} layers, ${f.heads} heads, width ${f.width}, context ${T}, batch ${B} (${
-        (parameterCount(config) / 1e6).toFixed(2)
-      }M params)`,
-    );
-    console.log(`adapter  ${gpu.name} (${gpu.backend})`);
-    console.log(
-      `ours     ${result.ours_tokens_per_s} tokens/s, ${result.ours_ms_per_step} ms/step, ${result.ours_gflops} GFLOP/s, ${result.dispatches_per_step} dispatches/step`,
-    );
-    if (peer) {
-      console.log(
-        `pytorch  ${
-          Math.round(peerTps! * 10) / 10
-        } tokens/s (torch ${peer.torch}, ${peer.threads} threads, BLAS: ${peer.blas})`,
+    });
+
+    const gpu = await getGpu();
+    const gpt = Gpt.create(gpu, config, { seed: 1 });
+    // What the peers need: the initial weights, the batches and the settings.
+    const dir = await Deno.makeTempDir({ prefix: "instructgpu-bench-" });
+    try {
+      await Deno.writeFile(
+        `${dir}/model.safetensors`,
+        encodeSafetensors(toHf(config, await gpt.readParameters())),
       );
-      console.log(`ratio    ${result.ratio}x PyTorch CPU`);
-    } else {
-      console.log("pytorch  not run (no Python with torch: apt-get install -y python3-torch)");
+      const flat = new Uint32Array(CHECK_STEPS * 2 * B * T);
+      batches.forEach((b, k) => {
+        flat.set(b.inputs, 2 * k * B * T);
+        flat.set(b.targets, (2 * k + 1) * B * T);
+      });
+      await Deno.writeFile(`${dir}/batches.bin`, new Uint8Array(flat.buffer));
+      await Deno.writeTextFile(
+        `${dir}/config.json`,
+        JSON.stringify({
+          vocab: f.vocab,
+          layers: f.layers,
+          heads: f.heads,
+          width: f.width,
+          context: f.context,
+          batch: B,
+          ...hyper,
+          steps: f.steps,
+          warmup: f.warmup,
+        }),
+      );
+
+      const trainer = new Trainer(gpt, { B, T });
+      await trainer.ready();
+      // The loss check: 10 steps, each loss read back (these are the warm-up as well).
+      const losses: number[] = [];
+      for (const b of batches) losses.push((await trainer.submit([b], hyper)).loss);
+      for (let i = 0; i < f.warmup; i++) await trainer.submit([batches[i % CHECK_STEPS]], hyper);
+      // Pipelined as in training: submit step k, then wait for step k-1.
+      const t0 = performance.now();
+      let pending = trainer.submit([batches[0]], hyper);
+      for (let i = 1; i < f.steps; i++) {
+        const next = trainer.submit([batches[i % CHECK_STEPS]], hyper);
+        await pending;
+        pending = next;
+      }
+      await pending;
+      const seconds = (performance.now() - t0) / 1000;
+      const ours = (f.steps * B * T) / seconds;
+      const g = trainer.graph;
+      const dispatches = g.forward.length + g.trainLoss.length + g.backward.length +
+        trainer.optimizerDispatches;
+      // matmuls (6 per parameter per token) + causal attention (half of 12 L C T)
+      const flopsPerToken = 6 * parameterCount(config) + 6 * f.layers * f.width * T;
+      const memory = {
+        parameters: gpt.params.byteLength,
+        gradients: gpt.grads.byteLength,
+        optimizer: trainer.m.byteLength + trainer.v.byteLength,
+        activations: g.acts.byteLength + (g.dacts?.byteLength ?? 0) + g.io.byteLength,
+      };
+      trainer.destroy();
+      gpt.destroy();
+
+      // Peers, one after another (each alone on the machine).
+      const peers: PeerResult[] = [];
+      const failures: string[] = [];
+      const add = (r: PeerResult | string) =>
+        typeof r === "string" ? failures.push(r) : peers.push(r);
+      const here = (file: string) => new URL(`./${file}`, import.meta.url).pathname;
+      for (const name of peerNames) {
+        if (name === "torch") {
+          const py = await findTorchPython(f.python);
+          if (!py) {
+            failures.push(
+              "pytorch not run (no Python with torch: apt-get install -y python3-torch)",
+            );
+            continue;
+          }
+          const device = f["torch-device"];
+          const cuda = device === "cuda" ||
+            (device === "auto" && gpu.isCpu === false && await hasCuda(py));
+          if (cuda) {
+            add(
+              await runPeer("pytorch-cuda", py, [
+                here("bench_torch.py"),
+                "--dir",
+                dir,
+                "--device",
+                "cuda",
+              ]),
+            );
+            add(
+              await runPeer("pytorch-cuda-bf16", py, [
+                here("bench_torch.py"),
+                "--dir",
+                dir,
+                "--device",
+                "cuda",
+                "--dtype",
+                "bf16",
+              ]),
+            );
+          } else {
+            // One thread and all cores; the faster counts (on a small or busy machine OpenBLAS's
+            // extra threads can cost more than they give).
+            let best: PeerResult | undefined;
+            for (const threads of new Set([1, navigator.hardwareConcurrency])) {
+              const r = await runPeer("pytorch-cpu", py, [
+                here("bench_torch.py"),
+                "--dir",
+                dir,
+                "--threads",
+                String(threads),
+              ]);
+              if (typeof r === "string") failures.push(r);
+              else if (!best || r.tokens_per_s > best.tokens_per_s) best = r;
+            }
+            if (best) peers.push(best);
+          }
+        } else {
+          // --no-lock: the peers' npm packages stay out of the project's lockfile
+          const file = name === "jax" ? "peers/jax.ts" : "peers/tfjs.ts";
+          add(
+            await runPeer(name, Deno.execPath(), [
+              "run",
+              "-A",
+              "--no-lock",
+              here(file),
+              "--dir",
+              dir,
+            ]),
+          );
+        }
+      }
+
+      const rows = peers.map((p) => {
+        const diff = p.losses
+          ? Math.max(...p.losses.slice(0, CHECK_STEPS).map((l, i) => Math.abs(l - losses[i])))
+          : NaN;
+        // float32 peers must agree closely; a bfloat16 peer is reported with its difference
+        const tolerance = String(p.dtype ?? "fp32") === "bf16" ? 5e-2 : 2e-3;
+        return {
+          ...p,
+          max_loss_diff: round(diff, 6),
+          losses_match: diff <= tolerance,
+          ratio: round(ours / p.tokens_per_s, 3),
+        };
+      });
+      const result = {
+        config: { ...config, batch: B },
+        adapter: gpu.name,
+        backend: gpu.backend,
+        gemm: gpu.isCpu ? "cpu" : gpuVariant.value,
+        ours_tokens_per_s: round(ours, 1),
+        ours_ms_per_step: round((seconds / f.steps) * 1000, 1),
+        ours_gflops: round((ours * flopsPerToken) / 1e9, 2),
+        dispatches_per_step: dispatches,
+        memory_bytes: memory,
+        losses: losses.map((l) => round(l, 6)),
+        peers: rows,
+        failures,
+        // the first float32 PyTorch peer, as before
+        ratio: rows.find((r) => String(r.name).startsWith("pytorch") && r.dtype !== "bf16")
+          ?.ratio ?? null,
+      };
+      if (f.json) {
+        console.log(JSON.stringify(result));
+        return;
+      }
+      const total = Object.values(memory).reduce((a, b) => a + b, 0);
+      console.log(
+        `config   vocab ${f.vocab}, ${f.layers} layers, ${f.heads} heads, width ${f.width}, ` +
+          `context ${T}, batch ${B} (${(parameterCount(config) / 1e6).toFixed(2)}M params)`,
+      );
+      console.log(
+        `adapter  ${gpu.name} (${gpu.backend})${gpu.isCpu ? "" : `, gemm ${result.gemm}`}`,
+      );
+      console.log(
+        `ours     ${result.ours_tokens_per_s} tokens/s, ${result.ours_ms_per_step} ms/step, ` +
+          `${result.ours_gflops} GFLOP/s, ${dispatches} dispatches/step`,
+      );
+      console.log(
+        `memory   ${fmtBytes(total)}: parameters ${fmtBytes(memory.parameters)}, gradients ` +
+          `${fmtBytes(memory.gradients)}, AdamW ${fmtBytes(memory.optimizer)}, activations ` +
+          `${fmtBytes(memory.activations)}`,
+      );
+      console.log(`losses   ${losses.map((l) => l.toFixed(4)).join(" ")}`);
+      for (const r of rows) {
+        const what = [
+          r.torch ? `torch ${r.torch}` : r.version,
+          r.threads ? `${r.threads} threads` : "",
+          r.device ?? "",
+        ]
+          .filter(Boolean).join(", ");
+        console.log(
+          `${String(r.name).padEnd(8)} ${round(r.tokens_per_s, 1)} tokens/s (${what}); ` +
+            `ours/peer ${r.ratio}x; losses ${r.losses_match ? "match" : "DIFFER"} ` +
+            `(max diff ${r.max_loss_diff})`,
+        );
+      }
+      for (const msg of failures) console.log(`note     ${msg}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
   });
+}
+
+/** Whether this Python's torch sees a CUDA device. */
+async function hasCuda(py: string): Promise<boolean> {
+  const { success, stdout } = await new Deno.Command(py, {
+    args: ["-c", "import torch; print(torch.cuda.is_available())"],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  return success && new TextDecoder().decode(stdout).trim() === "True";
 }

@@ -35,7 +35,11 @@ DEFAULTS = {
     "threads": 0,  # 0: all the cores this process may run on
     "seed": 1,
     "coretype": "auto",
+    "device": "cpu",
+    "dtype": "fp32",
+    "dir": "",
 }
+STRING_KEYS = ("coretype", "device", "dtype", "dir")
 
 
 def parse_args(argv):
@@ -50,6 +54,18 @@ def parse_args(argv):
     ap.add_argument("--warmup", type=int, help="untimed steps before timing")
     ap.add_argument("--threads", type=int, help="torch and OpenBLAS threads (default: all cores)")
     ap.add_argument("--seed", type=int)
+    ap.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default cpu)")
+    ap.add_argument(
+        "--dtype",
+        choices=["fp32", "bf16"],
+        help="fp32 (default; on CUDA with TF32 off) or bf16 autocast (CUDA only)",
+    )
+    ap.add_argument(
+        "--dir",
+        help="a directory written by `deno task bench`: config.json, model.safetensors (the "
+        "initial weights) and batches.bin; the first 10 steps train on its batches and their "
+        "losses are reported",
+    )
     ap.add_argument(
         "--coretype",
         help="OPENBLAS_CORETYPE: auto (default: from the CPU flags, SkylakeX with AVX-512, Haswell "
@@ -83,8 +99,20 @@ def parse_args(argv):
             cfg[k] = v
     if not isinstance(cfg["coretype"], str) or not cfg["coretype"]:
         ap.error(f"coretype must be a core name, auto, env or native, got {cfg['coretype']!r}")
+    if cfg["dir"]:
+        try:
+            with open(os.path.join(cfg["dir"], "config.json")) as f:
+                given = json.load(f)
+        except (OSError, json.JSONDecodeError) as e:
+            ap.error(f"--dir: cannot read config.json: {e}")
+        for k in ("vocab", "layers", "heads", "width", "context", "batch", "steps", "warmup"):
+            if k in given and getattr(a, k) is None:
+                cfg[k] = given[k]
+        cfg["hyper"] = {k: given[k] for k in ("lr", "beta1", "beta2", "eps", "weightDecay", "gradClip")}
+    if cfg["dtype"] == "bf16" and cfg["device"] != "cuda":
+        ap.error("--dtype bf16 needs --device cuda")
     for k, v in cfg.items():
-        if k != "coretype" and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
+        if k not in STRING_KEYS and k != "hyper" and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
             ap.error(f"{k} must be a non-negative integer, got {v!r}")
     for k in ("vocab", "layers", "heads", "width", "context", "batch", "steps"):
         if cfg[k] <= 0:
@@ -194,6 +222,36 @@ def init_params(torch, cfg):
     return params
 
 
+def read_safetensors(torch, path):
+    """The float32 tensors of a safetensors file, by name."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    out = {}
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        if info["dtype"] != "F32":
+            raise ValueError(f"{path}: {name} is {info['dtype']}, expected F32")
+        start, end = info["data_offsets"]
+        t = torch.frombuffer(bytearray(data[8 + n + start : 8 + n + end]), dtype=torch.float32)
+        out[name] = t.reshape(info["shape"]).clone()
+    return out
+
+
+def read_batches(torch, path, B, T):
+    """(inputs, targets) pairs of (B, T) int64 tensors from the little-endian u32 file."""
+    flat = torch.frombuffer(bytearray(open(path, "rb").read()), dtype=torch.int32).long()
+    per = 2 * B * T
+    if flat.numel() == 0 or flat.numel() % per:
+        raise ValueError(f"{path}: {flat.numel()} values is not a whole number of batches")
+    return [
+        (flat[k : k + B * T].view(B, T), flat[k + B * T : k + per].view(B, T))
+        for k in range(0, flat.numel(), per)
+    ]
+
+
 def gpt_loss(torch, P, heads, idx, targets):
     """Mean cross-entropy of GPT-2 (tied head) on token ids idx (B, T) against targets (B, T)."""
     F = torch.nn.functional
@@ -205,7 +263,7 @@ def gpt_loss(torch, P, heads, idx, targets):
     def conv1d(x, w, b):  # x (..., in) @ w (in, out) + b
         return torch.addmm(b, x.reshape(-1, x.shape[-1]), w).view(*x.shape[:-1], w.shape[1])
 
-    causal = torch.full((T, T), float("-inf"), dtype=wte.dtype).triu(1)  # additive mask (T, T)
+    causal = torch.full((T, T), float("-inf"), device=wte.device).triu(1)  # additive mask (T, T)
     x = wte[idx] + P["transformer.wpe.weight"][:T]  # (B, T, C)
     layer = 0
     while f"transformer.h.{layer}.ln_1.weight" in P:
@@ -213,13 +271,16 @@ def gpt_loss(torch, P, heads, idx, targets):
         a = F.layer_norm(x, (C,), P[pre + "ln_1.weight"], P[pre + "ln_1.bias"], 1e-5)
         qkv = conv1d(a, P[pre + "attn.c_attn.weight"], P[pre + "attn.c_attn.bias"])  # (B, T, 3C)
         q, k, v = (t.reshape(B, T, heads, hs).transpose(1, 2) for t in qkv.split(C, dim=-1))
-        att = torch.baddbmm(
-            causal.expand(B * heads, T, T),
-            q.reshape(B * heads, T, hs),
-            k.reshape(B * heads, T, hs).transpose(1, 2),
-            alpha=1.0 / math.sqrt(hs),
-        ).softmax(dim=-1)  # (B*NH, T, T)
-        y = torch.bmm(att, v.reshape(B * heads, T, hs)).view(B, heads, T, hs)
+        if hasattr(F, "scaled_dot_product_attention"):  # torch >= 2.0: fused kernels
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, NH, T, hs)
+        else:
+            att = torch.baddbmm(
+                causal.expand(B * heads, T, T),
+                q.reshape(B * heads, T, hs),
+                k.reshape(B * heads, T, hs).transpose(1, 2),
+                alpha=1.0 / math.sqrt(hs),
+            ).softmax(dim=-1)  # (B*NH, T, T)
+            y = torch.bmm(att, v.reshape(B * heads, T, hs)).view(B, heads, T, hs)
         y = y.transpose(1, 2).reshape(B, T, C)
         x = x + conv1d(y, P[pre + "attn.c_proj.weight"], P[pre + "attn.c_proj.bias"])
         a = F.layer_norm(x, (C,), P[pre + "ln_2.weight"], P[pre + "ln_2.bias"], 1e-5)
@@ -256,44 +317,84 @@ def main():
     else:
         blas_text = torch.__config__.show().split("BLAS_INFO=")[1].split(",")[0]
 
-    params = init_params(torch, cfg)
+    cuda = cfg["device"] == "cuda"
+    if cuda:
+        if not torch.cuda.is_available():
+            print("bench_torch: --device cuda, but torch sees no CUDA device", file=sys.stderr)
+            sys.exit(1)
+        # the float32 peer computes in float32: no TF32 in matrix products or convolutions
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        blas_text = f"CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}"
+    device = torch.device("cuda" if cuda else "cpu")
+    hyper = cfg.get("hyper") or {
+        "lr": 1e-3, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weightDecay": 0.1, "gradClip": 1.0
+    }
+    V, B, T = cfg["vocab"], cfg["batch"], cfg["context"]
+    if cfg["dir"]:
+        params = read_safetensors(torch, os.path.join(cfg["dir"], "model.safetensors"))
+        want = init_params(torch, cfg)
+        if sorted(params) != sorted(want) or any(params[k].shape != want[k].shape for k in want):
+            print("bench_torch: model.safetensors does not match the config", file=sys.stderr)
+            sys.exit(1)
+        batches = read_batches(torch, os.path.join(cfg["dir"], "batches.bin"), B, T)
+    else:
+        params = init_params(torch, cfg)
+        batches = [(torch.randint(0, V, (B, T)), torch.randint(0, V, (B, T)))]
+    params = {k: v.detach().to(device).requires_grad_(True) for k, v in params.items()}
+    batches = [(x.to(device), y.to(device)) for x, y in batches]
     plist = list(params.values())
+    # weight decay on matrices and embeddings, as ours (parameters of two or more dimensions)
     opt = torch.optim.AdamW(
         [
-            {"params": [p for p in plist if p.dim() >= 2], "weight_decay": 0.1},
+            {"params": [p for p in plist if p.dim() >= 2], "weight_decay": hyper["weightDecay"]},
             {"params": [p for p in plist if p.dim() < 2], "weight_decay": 0.0},
         ],
-        lr=1e-3,
-        betas=(0.9, 0.95),
-        eps=1e-8,
+        lr=hyper["lr"],
+        betas=(hyper["beta1"], hyper["beta2"]),
+        eps=hyper["eps"],
     )
-    V, B, T = cfg["vocab"], cfg["batch"], cfg["context"]
-    idx = torch.randint(0, V, (B, T))
-    targets = torch.randint(0, V, (B, T))
+    bf16 = cfg["dtype"] == "bf16"
 
-    def step():
+    def step(k):
+        idx, targets = batches[k % len(batches)]
         opt.zero_grad(set_to_none=True)
-        loss = gpt_loss(torch, params, cfg["heads"], idx, targets)
+        if bf16:
+            with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+                loss = gpt_loss(torch, params, cfg["heads"], idx, targets)
+        else:
+            loss = gpt_loss(torch, params, cfg["heads"], idx, targets)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(plist, 1.0)
+        torch.nn.utils.clip_grad_norm_(plist, hyper["gradClip"])
         opt.step()
-        return loss.item()
+        return loss.detach()
 
-    for _ in range(cfg["warmup"]):
-        step()
-    losses = []
+    def sync():
+        if cuda:
+            torch.cuda.synchronize()
+
+    # the loss check (with --dir: the 10 steps every peer reports), then warm-up
+    check = [step(k).item() for k in range(10 if cfg["dir"] else 0)]
+    for k in range(cfg["warmup"]):
+        step(k)
+    sync()
     t0 = time.perf_counter()
-    for _ in range(cfg["steps"]):
-        losses.append(step())
+    losses = [step(k) for k in range(cfg["steps"])]  # no read-back inside the timed loop
+    sync()
     dt = time.perf_counter() - t0
+    losses = [v.item() for v in losses]
 
-    if not all(math.isfinite(v) for v in losses):
-        print(f"bench_torch: non-finite loss {losses}", file=sys.stderr)
+    if not all(math.isfinite(v) for v in check + losses):
+        print(f"bench_torch: non-finite loss {check + losses}", file=sys.stderr)
         sys.exit(1)
+    name = "pytorch-" + ("cuda" if cuda else "cpu") + ("-bf16" if bf16 else "")
     out = {
-        "peer": "pytorch-cpu",
+        "name": name,
+        "peer": name,
         "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
+        "device": blas_text if cuda else "cpu",
+        "dtype": cfg["dtype"],
+        "threads": None if cuda else torch.get_num_threads(),
         "blas": blas_text,
         "tokens_per_s": round(B * T * cfg["steps"] / dt, 1),
         "ms_per_step": round(1000 * dt / cfg["steps"], 3),
@@ -302,6 +403,7 @@ def main():
             for k in ("vocab", "layers", "heads", "width", "context", "batch", "steps", "warmup")
         },
         "parameters": sum(p.numel() for p in plist),
+        "losses": [round(v, 6) for v in check],
         "loss_first": round(losses[0], 6),
         "loss_last": round(losses[-1], 6),
     }

@@ -1,6 +1,8 @@
 /**
  * Where a training step's time goes: times every op of the step alone (repeated in one pass, one
- * wait) and prints the total per kernel, sorted.
+ * wait) and prints the total per kernel, sorted, in wall time and in CPU time of the process (all
+ * threads, where /proc/self/task is readable: on CPU adapters such as lavapipe the kernels run on
+ * this process's threads, and CPU time is steadier than wall time on a busy machine).
  *
  *     deno run -A scripts/profile.ts [--layers 4 --width 256 --context 128 --batch 8 --vocab 512]
  *
@@ -8,6 +10,7 @@
  */
 import { getGpu } from "../gpu/device.ts";
 import { encodeOps, type Op } from "../gpu/kernel.ts";
+import { cpuSeconds } from "../gpu/testing.ts";
 import { Gpt } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { parseFlags, runMain } from "../stages/_cli.ts";
@@ -37,14 +40,18 @@ if (import.meta.main) {
       const pass = enc.beginComputePass();
       for (let i = 0; i < f.repeat; i++) encodeOps(pass, ops);
       pass.end();
+      const c0 = cpuSeconds();
       const t0 = performance.now();
       gpu.device.queue.submit([enc.finish()]);
       await gpu.device.queue.onSubmittedWorkDone();
-      return (performance.now() - t0) / f.repeat;
+      return {
+        ms: (performance.now() - t0) / f.repeat,
+        cpu: (cpuSeconds() - c0) * 1000 / f.repeat,
+      };
     };
     await time([]);
     const empty = await time([]);
-    const totals = new Map<string, { ms: number; count: number }>();
+    const totals = new Map<string, { ms: number; cpu: number; count: number }>();
     for (
       const [phase, ops] of [["fwd", g.forward], ["loss", g.trainLoss], [
         "bwd",
@@ -53,23 +60,29 @@ if (import.meta.main) {
     ) {
       for (const op of ops) {
         await time([op]); // warm
-        const ms = Math.max(0, (await time([op])) - empty / f.repeat);
+        const r = await time([op]);
         const key = `${phase} ${op.label}`;
-        const t = totals.get(key) ?? { ms: 0, count: 0 };
-        t.ms += ms;
+        const t = totals.get(key) ?? { ms: 0, cpu: 0, count: 0 };
+        t.ms += Math.max(0, r.ms - empty.ms / f.repeat);
+        t.cpu += Math.max(0, r.cpu - empty.cpu / f.repeat);
         t.count++;
         totals.set(key, t);
       }
     }
-    const rows = [...totals].sort((a, b) => b[1].ms - a[1].ms);
+    const rows = [...totals].sort((a, b) => b[1].cpu - a[1].cpu || b[1].ms - a[1].ms);
     const sum = rows.reduce((s, [, t]) => s + t.ms, 0);
+    const cpuSum = rows.reduce((s, [, t]) => s + t.cpu, 0);
+    const pct = (x: number, of: number) => `${(100 * x / of).toFixed(1)}%`.padStart(6);
+    console.log(`${"op".padEnd(40)} ${"wall ms".padStart(9)}        ${"cpu ms".padStart(9)}`);
     for (const [k, t] of rows) {
       console.log(
-        `${k.padEnd(40)} ${t.ms.toFixed(1).padStart(8)} ms  x${t.count}  ${
-          (100 * t.ms / sum).toFixed(1)
-        }%`,
+        `${k.padEnd(40)} ${t.ms.toFixed(1).padStart(9)} ${pct(t.ms, sum)} ${
+          t.cpu.toFixed(1).padStart(9)
+        } ${pct(t.cpu, cpuSum)}  x${t.count}`,
       );
     }
-    console.log(`${"total".padEnd(40)} ${sum.toFixed(1).padStart(8)} ms`);
+    console.log(
+      `${"total".padEnd(40)} ${sum.toFixed(1).padStart(9)}        ${cpuSum.toFixed(1).padStart(9)}`,
+    );
   });
 }

@@ -4,7 +4,7 @@
  * from tests/reference/gpt_reference.py.
  */
 import { assert } from "./_assert.ts";
-import { getGpu } from "../gpu/device.ts";
+import { getGpu, type Gpu } from "../gpu/device.ts";
 import { readTensor, relativeL2 } from "../gpu/testing.ts";
 import { decodeSafetensors } from "../model/safetensors.ts";
 import { fromHf } from "../model/checkpoint.ts";
@@ -43,32 +43,56 @@ const hyper = {
   gradClip: Number(meta.grad_clip),
 };
 
+/**
+ * Each check runs with the kernels this adapter picks, and again with the other adapter class's
+ * variants (on a CPU adapter: the GPU kernels, tiled products and attention through them).
+ */
+const gpus = async () => {
+  const gpu = await getGpu();
+  return [
+    { kernels: gpu.isCpu ? "CPU kernels" : "GPU kernels", gpu },
+    { kernels: gpu.isCpu ? "GPU kernels" : "CPU kernels", gpu: { ...gpu, isCpu: !gpu.isCpu } },
+  ];
+};
+
 function relErr(a: number, b: number): number {
   return Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
 }
 
 Deno.test("logits and loss match PyTorch", async () => {
-  const gpu = await getGpu();
-  const gpt = Gpt.create(gpu, config, { values: params });
-  const ev = new Evaluator(gpt, { B, T });
-  const loss = await ev.loss(inputs, targets);
-  const logits = await readTensor(gpu, ev.graph.acts.get("logits"));
-  const err = relativeL2(logits, tensor("logits"));
-  assert(err <= 1e-4, `logits relative error ${err}`);
-  const lossErr = relErr(loss, tensor("loss")[0]);
-  assert(lossErr <= 1e-4, `loss ${loss} vs ${tensor("loss")[0]} (relative error ${lossErr})`);
-  ev.destroy();
-  gpt.destroy();
+  for (const { kernels, gpu } of await gpus()) {
+    const gpt = Gpt.create(gpu, config, { values: params });
+    const ev = new Evaluator(gpt, { B, T });
+    const loss = await ev.loss(inputs, targets);
+    const logits = await readTensor(gpu, ev.graph.acts.get("logits"));
+    const err = relativeL2(logits, tensor("logits"));
+    assert(err <= 1e-4, `${kernels}: logits relative error ${err}`);
+    const lossErr = relErr(loss, tensor("loss")[0]);
+    assert(lossErr <= 1e-4, `${kernels}: loss ${loss} vs ${tensor("loss")[0]} (error ${lossErr})`);
+    ev.destroy();
+    gpt.destroy();
+  }
 });
 
 async function checkGradients(weights: Float32Array | undefined, prefix: string, lossName: string) {
-  const gpu = await getGpu();
+  for (const { kernels, gpu } of await gpus()) {
+    await checkGradientsOn(gpu, kernels, weights, prefix, lossName);
+  }
+}
+
+async function checkGradientsOn(
+  gpu: Gpu,
+  kernels: string,
+  weights: Float32Array | undefined,
+  prefix: string,
+  lossName: string,
+) {
   const gpt = Gpt.create(gpu, config, { values: params });
   const trainer = new Trainer(gpt, { B, T });
   await trainer.ready();
   const stats = await trainer.submit([{ inputs, targets, weights }], { ...hyper, lr: 0 });
   const lossErr = relErr(stats.loss, tensor(lossName)[0]);
-  assert(lossErr <= 1e-4, `${lossName} ${stats.loss} vs ${tensor(lossName)[0]}`);
+  assert(lossErr <= 1e-4, `${kernels}: ${lossName} ${stats.loss} vs ${tensor(lossName)[0]}`);
   const grads = await readTable(gpu, gpt.grads);
   const expected = fromHf(config, fixture.tensors, "fixture", prefix);
   const bad: string[] = [];
@@ -76,7 +100,7 @@ async function checkGradients(weights: Float32Array | undefined, prefix: string,
     const err = relativeL2(grads.get(name)!, want);
     if (!(err <= 1e-3)) bad.push(`${name}: relative L2 error ${err.toExponential(2)}`);
   }
-  assert(bad.length === 0, `gradients differ from PyTorch:\n${bad.join("\n")}`);
+  assert(bad.length === 0, `${kernels}: gradients differ from PyTorch:\n${bad.join("\n")}`);
   trainer.destroy();
   gpt.destroy();
 }
@@ -90,7 +114,10 @@ Deno.test("gradients of a weighted (masked) loss match PyTorch", async () => {
 });
 
 Deno.test("losses of 10 AdamW steps match PyTorch", async () => {
-  const gpu = await getGpu();
+  for (const { kernels, gpu } of await gpus()) await checkSteps(gpu, kernels);
+});
+
+async function checkSteps(gpu: Gpu, kernels: string) {
   const gpt = Gpt.create(gpu, config, { values: params });
   const trainer = new Trainer(gpt, { B, T });
   await trainer.ready();
@@ -102,12 +129,12 @@ Deno.test("losses of 10 AdamW steps match PyTorch", async () => {
   for (let i = 0; i < want.length; i++) {
     assert(
       Math.abs(got[i] - want[i]) <= 1e-3,
-      `step ${i}: loss ${got[i]} vs PyTorch ${want[i]}\nours:  ${got.join(", ")}\ntorch: ${
-        [...want].join(", ")
-      }`,
+      `${kernels}, step ${i}: loss ${got[i]} vs PyTorch ${want[i]}\nours:  ${
+        got.join(", ")
+      }\ntorch: ${[...want].join(", ")}`,
     );
   }
   assert(got[want.length - 1] < got[0], "the loss must fall");
   trainer.destroy();
   gpt.destroy();
-});
+}

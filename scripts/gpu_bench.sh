@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Every GPU check in one run (at most about 8 minutes), on a machine with an NVIDIA GPU, PyTorch
+# with CUDA and no network:
+#   1. the adapter, its limits and features;
+#   2. the kernel tests and the PyTorch-reference model tests, on the GPU's own kernel variants;
+#   3. matrix-product GFLOP/s on the GPT-2 124M shapes, as a fraction of the float32 peak;
+#   4. `deno task bench` on the small config and on GPT-2 124M (batch 8 x context 1024) against
+#      PyTorch on the same GPU (float32 with TF32 off, and bfloat16 autocast for context), with
+#      each of our two GPU matrix-product kernels;
+#   5. where the time of a GPT-2 124M step goes (scripts/profile.ts).
+#
+# Prepare on a machine with network, from the repository root:  bash <path>/prepare.sh
+# (it packs Deno, the Vulkan loader and node_modules into .gpu/), then on the GPU machine:
+#     source .gpu/env.sh && bash scripts/gpu_bench.sh [OUT_DIR]
+# Logs and JSON results go to OUT_DIR (default ./gpu-bench-out); the last lines are a summary.
+set -uo pipefail
+out=${1:-${OUT:-./gpu-bench-out}}
+mkdir -p "$out"
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
+chmod 700 "$XDG_RUNTIME_DIR"
+py=$(command -v python3)
+peak=${PEAK_TFLOPS:-66.9}
+# QUICK=1: tiny sizes, to try the script itself on a CPU adapter
+if [ "${QUICK:-0}" = 1 ]; then
+  gemm_sizes=(--rows 512 --width 64 --vocab 1000)
+  gpt2=(--gpt2 --vocab 2048 --layers 1 --context 128 --batch 2 --steps 2 --warmup 0)
+  tests=(kernels/bmm_test.ts)
+  profile=(--vocab 2048 --layers 1 --heads 12 --width 768 --context 128 --batch 2 --repeat 1)
+else
+  gemm_sizes=()
+  gpt2=(--gpt2 --steps 6 --warmup 1)
+  tests=(kernels/ model/trainer_test.ts tests/gpt_reference_test.ts)
+  profile=(--vocab 50257 --layers 12 --heads 12 --width 768 --context 1024 --batch 8 --repeat 3)
+fi
+
+step() { echo; echo "=== $1 ($(date +%T))"; }
+run() { # run LIMIT LOG CMD...: a step with a time limit; its output is kept in LOG
+  local limit=$1 log=$2
+  shift 2
+  timeout "$limit" "$@" 2>&1 | tee "$out/$log"
+  local rc=${PIPESTATUS[0]}
+  [ "$rc" = 0 ] || echo "gpu_bench: '$*' ended with status $rc (limit ${limit}s)" | tee -a "$out/$log"
+}
+
+step "adapter"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 | tee "$out/adapter.txt"
+deno eval '
+const a = await navigator.gpu.requestAdapter({ powerPreference: "high-performance" });
+const l = {};
+for (const k in a.limits) l[k] = a.limits[k];
+console.log(JSON.stringify({ info: a.info, features: [...a.features], limits: l }, null, 1));
+' 2>&1 | tee -a "$out/adapter.txt"
+
+if ! deno eval 'if (!(await navigator.gpu.requestAdapter())) Deno.exit(1);' >/dev/null 2>&1; then
+  echo "gpu_bench: Deno finds no WebGPU adapter; the Vulkan loader says:"
+  VK_LOADER_DEBUG=error,warn deno eval 'await navigator.gpu.requestAdapter();' 2>&1 | tail -n 20
+  ls -la "${VK_DRIVER_FILES:-/usr/share/vulkan/icd.d}" 2>&1
+  exit 1
+fi
+
+step "tests on the GPU"
+run 150 tests.log deno test -A --no-check "${tests[@]}"
+
+step "matrix products, GPT-2 124M shapes"
+run 100 gemm.log deno run -A scripts/bench_gemm.ts "${gemm_sizes[@]}" --peak "$peak" --seconds 0.15 --rounds 2
+"$py" - <<'EOF' 2>&1 | tee -a "$out/gemm.log"
+import sys, time, torch
+if not torch.cuda.is_available():
+    sys.exit("torch sees no CUDA device: no PyTorch matrix-product rates")
+torch.backends.cuda.matmul.allow_tf32 = False
+for (m, n, k) in [(8192, 2304, 768), (8192, 3072, 768), (8192, 768, 3072), (8192, 50257, 768)]:
+    a = torch.randn(m, k, device="cuda"); b = torch.randn(k, n, device="cuda")
+    for _ in range(3): a @ b
+    torch.cuda.synchronize(); t = time.perf_counter(); r = 20
+    for _ in range(r): a @ b
+    torch.cuda.synchronize(); s = (time.perf_counter() - t) / r
+    print(f"torch fp32 (no TF32) {m}x{n}x{k}: {2*m*n*k/s/1e9:.0f} GFLOP/s")
+EOF
+
+step "bench: small config"
+run 90 bench_small.json deno run -A scripts/bench.ts --json --steps 20
+step "bench: GPT-2 124M, wide tiles"
+run 200 bench_gpt2_wide.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --gemm wide
+step "bench: GPT-2 124M, 64x64 tiles (ours only)"
+run 120 bench_gpt2_tiled.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --gemm tiled --peers none
+
+step "where the time of a GPT-2 124M step goes (each op timed alone)"
+run 90 profile.log deno run -A scripts/profile.ts "${profile[@]}"
+
+step "summary"
+"$py" - "$out" <<'EOF'
+import json, os, sys
+out = sys.argv[1]
+for name in ("bench_small", "bench_gpt2_wide", "bench_gpt2_tiled"):
+    path = os.path.join(out, name + ".json")
+    text = open(path).read() if os.path.exists(path) else ""
+    lines = [line for line in text.splitlines() if line.startswith("{")]
+    if not lines:
+        print(f"{name}: no result")
+        continue
+    r = json.loads(lines[-1])
+    c = r["config"]
+    mem = sum(r["memory_bytes"].values()) / 2**30
+    print(f"{name}: {c['layers']}x{c['width']}, V {c['vocabSize']}, T {c['context']}, B {c['batch']}, "
+          f"gemm {r['gemm']}: ours {r['ours_tokens_per_s']} tok/s, {r['ours_gflops']} GFLOP/s, "
+          f"{r['dispatches_per_step']} dispatches, memory {mem:.2f} GiB")
+    for p in r["peers"]:
+        print(f"   {p['name']}: {p['tokens_per_s']} tok/s, ours/peer {p['ratio']}, "
+              f"losses match {p['losses_match']} (max diff {p['max_loss_diff']})")
+    for m in r["failures"]:
+        print("   note:", m)
+EOF
+grep -E "passed|failed" "$out/tests.log" | tail -n 1
+grep -E "^all, time-weighted|^torch fp32" "$out/gemm.log"
