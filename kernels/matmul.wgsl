@@ -810,8 +810,8 @@ fn bias_backward(@builtin(global_invocation_id) gid: vec3<u32>,
 }
 
 // bias_backward4, for CPU adapters (where a vec4 load costs little more than a scalar one): the
-// same sums with dout read as vec4s (OC % 4 == 0), one invocation per four neighbouring columns,
-// each column's rows in order. Dispatch grid(ceil(OC / (4 WG))).
+// same sums with dout read as vec4s (OC % 4 == 0), one invocation per four neighbouring columns.
+// Dispatch grid(ceil(OC / (4 WG))).
 @compute @workgroup_size(WG)
 fn bias_backward4(@builtin(global_invocation_id) gid: vec3<u32>,
                   @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -820,20 +820,26 @@ fn bias_backward4(@builtin(global_invocation_id) gid: vec3<u32>,
   if (o4 >= OC4) {
     return;
   }
-  var s = vec4<f32>(0.0);
+  // The four partial sums of bias_backward for each of the four columns (sk: rows r with
+  // r % 4 == k), combined in its order: the results are bit-identical to bias_backward's.
+  var s0 = vec4<f32>(0.0);
+  var s1 = vec4<f32>(0.0);
+  var s2 = vec4<f32>(0.0);
+  var s3 = vec4<f32>(0.0);
   var r = 0u;
   // Four rows per iteration: loops stop after 65535 iterations on CPU adapters.
   for (; r + 3u < pb.N; r += 4u) {
-    s += a4[r * OC4 + o4];
-    s += a4[(r + 1u) * OC4 + o4];
-    s += a4[(r + 2u) * OC4 + o4];
-    s += a4[(r + 3u) * OC4 + o4];
+    s0 += a4[r * OC4 + o4];
+    s1 += a4[(r + 1u) * OC4 + o4];
+    s2 += a4[(r + 2u) * OC4 + o4];
+    s3 += a4[(r + 3u) * OC4 + o4];
   }
   for (; r < pb.N; r++) {
-    s += a4[r * OC4 + o4];
+    s0 += a4[r * OC4 + o4];
   }
+  let total = (s0 + s1) + (s2 + s3);
   for (var e = 0u; e < 4u; e++) {
-    dbias[4u * o4 + e] += s[e];
+    dbias[4u * o4 + e] += total[e];
   }
 }
 

@@ -305,6 +305,14 @@ Deno.test("bias gradient: vec4 columns on CPU adapters, scalar otherwise", async
     await runOps(gpu, [op]);
     const expected = db0.slice();
     for (let r = 0; r < N; r++) for (let o = 0; o < OC; o++) expected[o] += dy[r * OC + o];
-    assertClose(await readTensor(gpu, dbias), expected, { name: `dbias ${N}x${OC}`, ...tol(N) });
+    const got = await readTensor(gpu, dbias);
+    assertClose(got, expected, { name: `dbias ${N}x${OC}`, ...tol(N) });
+    // Both kernels sum each column in the same order: bit-identical results.
+    const scalar = createTensor(gpu, [OC], "dbias scalar", db0);
+    const scalarGpu = { ...gpu, isCpu: false };
+    const op2 = biasBackward(scalarGpu, { dbias: scalar, dout, N, OC });
+    assertEquals(op2.label, "bias_backward");
+    await runOps(gpu, [op2]);
+    assertClose(await readTensor(gpu, scalar), got, { name: "bit for bit", atol: 0, rtol: 0 });
   }
 });

@@ -15,7 +15,9 @@
  * Written atomically: a temporary directory, fsync, then a rename over the old one. With
  * `keep` > 1 the checkpoint it replaces is not deleted but moved to `<dir>.steps/step-<step>`, and
  * only the newest `keep` − 1 of those are kept; {@linkcode latestCheckpoint} finds the newest
- * complete one (what `--resume` loads).
+ * complete one. A fresh run first claims its output ({@linkcode claimOutput}: `<dir>.run.json`
+ * names its run id, which each of its checkpoints repeats as `run_id` in `state.json`), and
+ * `--resume` continues only that run's checkpoints ({@linkcode resumePoint}).
  *
  * @module
  */
@@ -211,14 +213,32 @@ async function history(dir: string): Promise<{ path: string; step: number }[]> {
   return out.sort((a, b) => b.step - a.step);
 }
 
+/** The `run_id` in `<dir>/state.json`, or undefined when there is none or it cannot be read. */
+export async function checkpointRunId(dir: string): Promise<string | undefined> {
+  try {
+    const id = JSON.parse(await Deno.readTextFile(`${dir}/state.json`)).run_id;
+    return typeof id === "string" ? id : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The newest complete checkpoint of a run whose output is `dir`: `dir` itself when it is complete,
  * else the newest complete earlier one (in `<dir>.steps`, or one a crash left aside during a save).
- * Returns `dir` when there is none, so that loading it reports what is wrong.
+ * With `runId`, only a checkpoint whose `state.json` names that `run_id` counts. Returns `dir`
+ * when there is none, so that loading it reports what is wrong.
  */
-export async function latestCheckpoint(dir: string): Promise<string> {
+export async function latestCheckpoint(dir: string, runId?: string): Promise<string> {
+  return await newestCheckpoint(dir, runId) ?? dir.replace(/\/+$/, "");
+}
+
+/** {@linkcode latestCheckpoint}, or undefined when there is none. */
+async function newestCheckpoint(dir: string, runId?: string): Promise<string | undefined> {
   const base = dir.replace(/\/+$/, "");
-  if (await isComplete(base)) return base;
+  const ours = async (path: string) =>
+    (await isComplete(path)) && (runId === undefined || (await checkpointRunId(path)) === runId);
+  if (await ours(base)) return base;
   const candidates = await history(base);
   const parent = base.includes("/") ? base.replace(/\/[^/]*$/, "") || "/" : ".";
   const name = base.slice(base.lastIndexOf("/") + 1);
@@ -231,8 +251,107 @@ export async function latestCheckpoint(dir: string): Promise<string> {
     }
   } catch { /* no parent: nothing to find */ }
   candidates.sort((a, b) => b.step - a.step);
-  for (const c of candidates) if (await isComplete(c.path)) return c.path;
-  return base;
+  for (const c of candidates) if (await ours(c.path)) return c.path;
+  return undefined;
+}
+
+// ---- the run that owns an output -------------------------------------------------------------
+
+/**
+ * The marker beside an output (`<dir>.run.json`) naming the run that owns it: a fresh run writes it
+ * before it trains, and every checkpoint it saves carries the same `run_id` in `state.json`, so
+ * that `--resume` never continues the checkpoints an earlier run left in the same output.
+ */
+export interface RunMarker {
+  /** The run's id (also `run_id` in the `state.json` of each checkpoint it writes). */
+  run_id: string;
+  /** The stage that started it ("pretrain", "sft", "rlhf"). */
+  stage: string;
+  /** When it started (ISO 8601). */
+  started: string;
+}
+
+/** A new run id: the start time and a random suffix. */
+export function newRunId(): string {
+  const time = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${time}-${crypto.randomUUID().slice(0, 8)}`;
+}
+
+/** The path of the marker of the output `dir` (see {@linkcode RunMarker}). */
+export function runMarkerPath(dir: string): string {
+  return `${dir.replace(/\/+$/, "")}.run.json`;
+}
+
+/**
+ * Records atomically (a temporary file, fsync, a rename) that the run `runId` of `stage` now owns
+ * the output `dir`; from then on only its checkpoints are resumed there.
+ */
+export async function claimOutput(dir: string, runId: string, stage: string): Promise<void> {
+  const path = runMarkerPath(dir);
+  const marker: RunMarker = { run_id: runId, stage, started: new Date().toISOString() };
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  try {
+    await writeFileSynced(tmp, JSON.stringify(marker, null, 2) + "\n");
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
+  await syncDir(path.includes("/") ? path.replace(/\/[^/]*$/, "") || "/" : ".");
+}
+
+/** The marker of the output `dir`, or undefined when no run claimed it (an older layout). */
+export async function readRunMarker(dir: string): Promise<RunMarker | undefined> {
+  const path = runMarkerPath(dir);
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    throw e;
+  }
+  try {
+    const m = JSON.parse(text);
+    if (typeof m?.run_id === "string" && m.run_id !== "") {
+      return { run_id: m.run_id, stage: String(m.stage ?? "?"), started: String(m.started ?? "?") };
+    }
+  } catch { /* reported below */ }
+  throw new CheckpointError(
+    `${path} is damaged: it should name the run that owns ${dir}; delete it to resume the newest ` +
+      `checkpoint there whichever run wrote it`,
+  );
+}
+
+/** What `--resume` finds in an output (see {@linkcode resumePoint}). */
+export interface ResumePoint {
+  /**
+   * The checkpoint to continue: the newest complete one of the run that owns the output (`dir`
+   * itself when there is none and no run claimed it, so that loading it reports what is wrong).
+   * Undefined when the run that claimed the output saved none: `stale` says why.
+   */
+  from: string | undefined;
+  /** The owner's marker, when a run claimed the output. */
+  owner: RunMarker | undefined;
+  /** Why there is nothing to resume (one clause, naming the output and the run). */
+  stale?: string;
+}
+
+/**
+ * The checkpoint `--resume` continues in the output `dir`: the newest complete one of the run that
+ * owns it (its {@linkcode RunMarker}), never one an earlier run left there; without a marker (an
+ * output written before markers existed) the newest complete one, as {@linkcode latestCheckpoint}.
+ */
+export async function resumePoint(dir: string): Promise<ResumePoint> {
+  const owner = await readRunMarker(dir);
+  if (!owner) return { from: await latestCheckpoint(dir), owner };
+  const from = await newestCheckpoint(dir, owner.run_id);
+  if (from !== undefined) return { from, owner };
+  return {
+    from,
+    owner,
+    stale: `${dir} holds no checkpoint of the run that last started there (${owner.stage} run ` +
+      `${owner.run_id}, started ${owner.started}; it stopped before its first save)`,
+  };
 }
 
 /** Throws unless every value of every tensor is finite (a model worth saving). */

@@ -3,10 +3,15 @@ import { getGpu } from "../gpu/device.ts";
 import { buildTokenizer } from "../data/tokenizer.ts";
 import {
   type Checkpoint,
+  claimOutput,
   historyDir,
   latestCheckpoint,
   loadCheckpoint,
   loadModel,
+  newRunId,
+  readRunMarker,
+  resumePoint,
+  runMarkerPath,
   saveCheckpoint,
 } from "./checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
@@ -189,6 +194,50 @@ Deno.test("latestCheckpoint: the output when complete, else the newest complete 
     await saveCheckpoint(`${dir}/d`, at(7));
     await Deno.rename(`${dir}/d`, `${dir}/d.old-42`);
     assertEquals(await latestCheckpoint(`${dir}/d`), `${dir}/d.old-42`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("resumePoint: only the checkpoints of the run that claimed the output", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const c = `${dir}/c`;
+    const of = (run: string | undefined, step: number): Checkpoint => ({
+      ...checkpoint(),
+      state: { stage: "pretrain", step, ...(run ? { run_id: run } : {}) },
+    });
+    // An output of an older layout (no marker, no run ids): the newest complete checkpoint.
+    assertEquals(await resumePoint(c), { from: c, owner: undefined });
+    for (const step of [2, 4]) await saveCheckpoint(c, of(undefined, step), { keep: 3 });
+    assertEquals(await resumePoint(c), { from: c, owner: undefined });
+    // The old run finished there; a new run claims the output and is killed before it saves.
+    for (const step of [6, 8]) await saveCheckpoint(c, of("old", step), { keep: 3 });
+    const run = newRunId();
+    assert(run !== newRunId(), "run ids repeat");
+    await claimOutput(`${c}/`, run, "pretrain");
+    assertEquals((await readRunMarker(c))?.run_id, run);
+    assertEquals((await readRunMarker(c))?.stage, "pretrain");
+    const stale = await resumePoint(c);
+    assertEquals(stale.from, undefined);
+    assertEquals(stale.owner?.run_id, run);
+    assert(stale.stale?.includes(`pretrain run ${run}`), stale.stale);
+    assertEquals(await latestCheckpoint(c, run), c); // none of its own: loading c reports it
+    // Its first save replaces the old run's; a crash in a later one still finds its own.
+    await saveCheckpoint(c, of(run, 1), { keep: 3, replace: true });
+    await saveCheckpoint(c, of(run, 2), { keep: 3 });
+    assertEquals(await resumePoint(c), { from: c, owner: await readRunMarker(c) });
+    await Deno.remove(`${c}/state.json`);
+    assertEquals((await resumePoint(c)).from, `${c}.steps/step-00000001`);
+    // A checkpoint of another run in the history is passed over.
+    await Deno.rename(`${c}.steps/step-00000001`, `${c}.steps/step-00000009`);
+    await saveCheckpoint(`${dir}/x`, of("old", 9));
+    await Deno.rename(`${dir}/x`, `${c}.steps/step-00000010`);
+    assertEquals((await resumePoint(c)).from, `${c}.steps/step-00000009`);
+    assertEquals(await latestCheckpoint(c), `${c}.steps/step-00000010`);
+    // A damaged marker is refused, naming the file.
+    await Deno.writeTextFile(runMarkerPath(c), "{");
+    await assertRejects(() => resumePoint(c), /c\.run\.json is damaged/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

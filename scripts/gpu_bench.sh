@@ -9,9 +9,13 @@
 #      each of our two GPU matrix-product kernels;
 #   5. where the time of a GPT-2 124M step goes (scripts/profile.ts).
 #
-# Prepare on a machine with network, from the repository root:  bash <path>/prepare.sh
-# (it packs Deno, the Vulkan loader and node_modules into .gpu/), then on the GPU machine:
-#     source .gpu/env.sh && bash scripts/gpu_bench.sh [OUT_DIR]
+# Needs Deno, the npm packages of deno.json (node_modules), the Vulkan loader and, for NVIDIA's
+# Vulkan driver on a machine without a display, the GLVND libraries: on a Debian machine with
+# network, `apt-get download libvulkan1 libglvnd0 libegl1 libgl1 libglx0 libopengl0 libgles2`
+# into a folder, and on the GPU machine unpack them (`dpkg -x FILE /` each, then `ldconfig`) and
+# `export VK_DRIVER_FILES=<the driver's nvidia_icd.json>` before running:
+#     bash scripts/gpu_bench.sh [OUT_DIR]
+# Without them `navigator.gpu.requestAdapter()` returns null and the script stops at step 1.
 # Logs and JSON results go to OUT_DIR (default ./gpu-bench-out); the last lines are a summary.
 set -uo pipefail
 out=${1:-${OUT:-./gpu-bench-out}}

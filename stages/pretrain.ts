@@ -26,8 +26,10 @@ import { formatPrompt } from "../data/template.ts";
 import { type GptConfig, parameterCount, validateConfig } from "../model/config.ts";
 import {
   assertSameShape,
-  latestCheckpoint,
+  claimOutput,
   loadModel,
+  newRunId,
+  resumePoint,
   saveCheckpoint,
 } from "../model/checkpoint.ts";
 import { Gpt, readTable } from "../model/gpt.ts";
@@ -209,9 +211,16 @@ async function run(
 ): Promise<void> {
   const gpu = await getGpu();
   let resumed: Awaited<ReturnType<typeof loadModel>> | undefined;
+  // The run's id, in each checkpoint it saves: a resumed run keeps the one of its output.
+  let runId = newRunId();
   if (f.resume) {
-    const from = await latestCheckpoint(f.out);
+    const point = await resumePoint(f.out);
+    if (point.from === undefined) {
+      throw new UsageError(`--resume: ${point.stale}: start without --resume`);
+    }
+    const from = point.from;
     resumed = await loadModel(gpu, from, { optimizer: true });
+    runId = point.owner?.run_id ?? (resumed.checkpoint.state.run_id as string | undefined) ?? runId;
     if (resumed.checkpoint.state.stage !== "pretrain") {
       throw new UsageError(
         `--resume: ${from} holds a ${resumed.checkpoint.state.stage} checkpoint, not pretraining`,
@@ -255,6 +264,8 @@ async function run(
   // Every buffer is allocated by now: a device out of memory stops the run before it writes.
   await assertNoGpuErrors();
   await Deno.mkdir(f.out.replace(/\/[^/]*\/?$/, "") || ".", { recursive: true });
+  // From now on --resume continues this run's checkpoints only, never those of an earlier run.
+  if (!resumed) await claimOutput(f.out, runId, "pretrain");
   const log = new MetricsLog(`${f.out.replace(/\/+$/, "")}.metrics.jsonl`, !resumed);
   console.log(
     `pretrain: ${data.description}; tokenizer ${data.tokenizer.spec.kind} (${config.vocabSize} ids); ` +
@@ -311,6 +322,7 @@ async function run(
       optimizer: moments,
       state: {
         stage: "pretrain",
+        run_id: runId,
         step: trainer.step,
         data: data.train.state,
         flags: f,

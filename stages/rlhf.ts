@@ -27,7 +27,9 @@
  * its AdamW moments and a `state.json` of the phase, step, RNG and data position (and PPO's KL
  * coefficient, DPO's cached reference log-probabilities). `--resume` keeps a finished reward
  * model and continues each phase from its newest checkpoint, drawing the same data and samples as
- * an uninterrupted run. A non-finite loss or gradient norm stops the run naming the step, the last
+ * an uninterrupted run; only checkpoints of the run that owns an output (`<out>.run.json`, see
+ * model/checkpoint.ts) count, and a policy trained against another reward model (`reward_run`)
+ * starts afresh. A non-finite loss or gradient norm stops the run naming the step, the last
  * checkpoint kept; `--skip-nonfinite` skips the step instead (PPO and GRPO: the step's remaining
  * updates).
  *
@@ -55,10 +57,13 @@ import {
   assertSameShape,
   type Checkpoint,
   CheckpointError,
-  latestCheckpoint,
+  checkpointRunId,
+  claimOutput,
   loadCheckpoint,
   type LoadedModel,
   loadModel,
+  newRunId,
+  resumePoint,
   saveCheckpoint,
 } from "../model/checkpoint.ts";
 import { Gpt, readTable } from "../model/gpt.ts";
@@ -262,6 +267,10 @@ interface Ctx {
   say: (line: string) => void;
   /** Set by SIGINT/SIGTERM: the phase saves after its step and the run exits 130. */
   stop: StopRequest;
+  /** The run id of each phase's checkpoints (a resumed phase keeps the one of its output). */
+  runIds: { rm: string; policy: string };
+  /** The run id of the reward model the policy is trained against, once it is loaded. */
+  rewardRun?: string;
 }
 
 // ---- checkpoints of a phase ------------------------------------------------------------------
@@ -293,6 +302,8 @@ class Phase {
 
   async save(step: number, finished: boolean): Promise<void> {
     const ckpt = await this.build(step, finished);
+    const runId = this.name === "rm" ? this.ctx.runIds.rm : this.ctx.runIds.policy;
+    ckpt.state = { ...ckpt.state, run_id: runId };
     await saveCheckpoint(this.dir, ckpt, { keep: this.ctx.f.keep, replace: this.#fresh });
     this.#fresh = false;
     this.kept = step;
@@ -373,18 +384,36 @@ class PairOrder {
   }
 }
 
-/** The checkpoint of a phase in `dir` to resume (its newest complete one), or undefined. */
+/** What `--resume` finds of a phase in `dir` (see {@linkcode resumable}). */
+interface Resumable {
+  /** The checkpoint to continue: the newest complete one of the run that owns `dir`. */
+  found?: { from: string; ckpt: Checkpoint };
+  /** The run id its checkpoints go on with (undefined for an output of an older layout). */
+  runId?: string;
+  /** Why a checkpoint in `dir` is not resumed: it belongs to an earlier run. */
+  stale?: string;
+}
+
+/**
+ * The checkpoint of a phase in `dir` to resume: the newest complete one of the run that owns `dir`
+ * (never one an earlier run left there); nothing when there is none.
+ */
 async function resumable(
   dir: string,
   options: Parameters<typeof loadCheckpoint>[1],
-): Promise<{ from: string; ckpt: Checkpoint } | undefined> {
-  const from = await latestCheckpoint(dir);
+): Promise<Resumable> {
+  const point = await resumePoint(dir);
+  if (point.from === undefined) return { stale: point.stale };
   try {
-    await Deno.stat(from);
+    await Deno.stat(point.from);
   } catch {
-    return undefined;
+    return {};
   }
-  return { from, ckpt: await loadCheckpoint(from, options) };
+  const ckpt = await loadCheckpoint(point.from, options);
+  return {
+    found: { from: point.from, ckpt },
+    runId: point.owner?.run_id ?? (ckpt.state.run_id as string | undefined),
+  };
 }
 
 // ---- reward model ------------------------------------------------------------------------------
@@ -694,6 +723,8 @@ function policyPhase(
       optimizer_step: rig.trainer.step,
       finished,
       init: f.init,
+      // The reward model it was trained against: a retrained one makes it start afresh.
+      ...(ctx.rewardRun !== undefined ? { reward_run: ctx.rewardRun } : {}),
       flags: f,
       ...state(),
     },
@@ -1232,15 +1263,24 @@ export async function rlhf(args: string[]): Promise<void> {
     log: undefined as unknown as MetricsLog,
     say: (line) => console.log(line),
     stop: undefined as unknown as StopRequest,
+    runIds: { rm: "", policy: "" },
   };
   const c = base.checkpoint.config;
   // --resume: a finished reward model is kept, an unfinished one continues; the policy continues
   // from its checkpoint unless the reward model is (re)trained in this run (a policy trained
-  // against another reward model cannot continue).
+  // against another reward model cannot continue). Only the checkpoints of the run that owns an
+  // output are resumed, never those an earlier run left there (see resumePoint).
   let rmResumed: Checkpoint | undefined, rmFinished = false;
   let policyResumed: Checkpoint | undefined;
+  // Why there is nothing to resume, when a checkpoint of an earlier run was passed over.
+  const stale: string[] = [];
+  // The run id of this run's fresh phases: a resumed run goes on with the one of what it resumes.
+  let runId: string | undefined;
+  let rmRunId: string | undefined, policyRunId: string | undefined;
   if (f.resume && f.stage !== "policy") {
-    const found = await resumable(f["reward-out"], {});
+    const { found, runId: id, stale: why } = await resumable(f["reward-out"], {});
+    if (why) stale.push(why);
+    rmRunId = runId = id;
     if (found) {
       const state = found.ckpt.state;
       if (state.stage !== "reward") {
@@ -1263,7 +1303,10 @@ export async function rlhf(args: string[]): Promise<void> {
   }
   if (f.resume && f.stage !== "rm" && (f.stage === "policy" || rmFinished)) {
     const extra = f.algo === "ppo" ? { value: { ...c, head: "scalar" as const } } : undefined;
-    const found = await resumable(f.out, { optimizer: true, extra });
+    const { found, runId: id, stale: why } = await resumable(f.out, { optimizer: true, extra });
+    if (f.stage === "policy") runId = id;
+    if (why && f.stage === "policy") stale.push(why);
+    else if (why) console.log(`rlhf: ${why}: the policy starts afresh`);
     if (found) {
       const state = found.ckpt.state;
       if (state.stage !== "rlhf" || state.algo !== f.algo || state.phase !== f.algo) {
@@ -1273,23 +1316,41 @@ export async function rlhf(args: string[]): Promise<void> {
         );
       }
       assertSameShape(c, found.ckpt.config, `--resume from ${found.from}`);
-      policyResumed = found.ckpt;
-      if (found.from !== f.out.replace(/\/+$/, "")) {
-        console.log(`rlhf: ${f.out} is missing or incomplete: resuming from ${found.from}`);
+      // A policy trained against another reward model than the one now in --reward-out (retrained
+      // since, by another run) cannot continue.
+      const trainedOn = found.ckpt.state.reward_run as string | undefined;
+      const rmNow = await checkpointRunId(f["reward-out"]);
+      if (trainedOn !== undefined && rmNow !== undefined && trainedOn !== rmNow) {
+        const why = `${found.from} was trained against the reward model of run ${trainedOn}, ` +
+          `${f["reward-out"]} now holds run ${rmNow}'s`;
+        if (f.stage === "policy") stale.push(why);
+        else console.log(`rlhf: ${why}: the policy starts afresh`);
+      } else {
+        policyResumed = found.ckpt;
+        policyRunId = id;
+        if (found.from !== f.out.replace(/\/+$/, "")) {
+          console.log(`rlhf: ${f.out} is missing or incomplete: resuming from ${found.from}`);
+        }
       }
     }
   }
   if (f.resume && !rmResumed && !rmFinished && !policyResumed) {
     throw new UsageError(
-      `--resume: no checkpoint to continue in ${
-        f.stage === "rm"
-          ? f["reward-out"]
-          : f.stage === "policy"
-          ? f.out
-          : `${f["reward-out"]} or ${f.out}`
+      `--resume: ${
+        stale.length > 0
+          ? stale.join("; ")
+          : `no checkpoint to continue in ${
+            f.stage === "rm"
+              ? f["reward-out"]
+              : f.stage === "policy"
+              ? f.out
+              : `${f["reward-out"]} or ${f.out}`
+          }`
       }: start without --resume`,
     );
   }
+  runId ??= newRunId();
+  ctx.runIds = { rm: rmRunId ?? runId, policy: policyRunId ?? runId };
   // Every trained model is built before anything is written, so that a --batch or --rm-batch too
   // large for the adapter stops the run here, with one line and no output. (Holding the policy
   // during the reward model's training costs no more memory than PPO, which holds both.)
@@ -1303,6 +1364,13 @@ export async function rlhf(args: string[]): Promise<void> {
   await rig?.ready();
   const outDir = (f.stage === "rm" ? f["reward-out"] : f.out).replace(/\/+$/, "");
   await Deno.mkdir(outDir.replace(/\/[^/]*$/, "") || ".", { recursive: true });
+  // Each output a phase starts afresh in now belongs to this run: from now on --resume continues
+  // this run's checkpoints there, never those of an earlier run.
+  if (rmRig && !rmResumed) {
+    await Deno.mkdir(f["reward-out"].replace(/\/[^/]*\/?$/, "") || ".", { recursive: true });
+    await claimOutput(f["reward-out"], ctx.runIds.rm, "rlhf");
+  }
+  if (rig && !policyResumed) await claimOutput(f.out, ctx.runIds.policy, "rlhf");
   ctx.log = new MetricsLog(`${outDir}.metrics.jsonl`, !f.resume);
   console.log(
     `rlhf: ${
@@ -1337,6 +1405,7 @@ export async function rlhf(args: string[]): Promise<void> {
           );
         }
         rmGpt = rmModel.gpt;
+        ctx.rewardRun = rmModel.checkpoint.state.run_id as string | undefined;
         if (final.rm_accuracy === undefined) {
           final.rm_accuracy = rmModel.checkpoint.state.rm_accuracy as number;
         }

@@ -44,9 +44,11 @@ import { formatPrompt } from "../data/template.ts";
 import { generateWorld } from "../data/world/mod.ts";
 import { parameterCount } from "../model/config.ts";
 import {
-  latestCheckpoint,
+  claimOutput,
   type LoadedModel,
   loadModel,
+  newRunId,
+  resumePoint,
   saveCheckpoint,
 } from "../model/checkpoint.ts";
 import { readTable } from "../model/gpt.ts";
@@ -174,9 +176,16 @@ export async function sft(args: string[]): Promise<void> {
   const data = await loadData(f);
   const gpu = await getGpu();
   let model: LoadedModel;
+  // The run's id, in each checkpoint it saves: a resumed run keeps the one of its output.
+  let runId = newRunId();
   if (f.resume) {
-    const from = await latestCheckpoint(f.out);
+    const point = await resumePoint(f.out);
+    if (point.from === undefined) {
+      throw new UsageError(`--resume: ${point.stale}: start without --resume`);
+    }
+    const from = point.from;
     model = await loadModel(gpu, from, { optimizer: true });
+    runId = point.owner?.run_id ?? (model.checkpoint.state.run_id as string | undefined) ?? runId;
     if (model.checkpoint.state.stage !== "sft") {
       throw new UsageError(
         `--resume: ${from} holds a ${model.checkpoint.state.stage} checkpoint, not SFT`,
@@ -284,6 +293,8 @@ export async function sft(args: string[]): Promise<void> {
   // Every buffer is allocated by now: a device out of memory stops the run before it writes.
   await assertNoGpuErrors();
   await Deno.mkdir(f.out.replace(/\/[^/]*\/?$/, "") || ".", { recursive: true });
+  // From now on --resume continues this run's checkpoints only, never those of an earlier run.
+  if (!f.resume) await claimOutput(f.out, runId, "sft");
   const log = new MetricsLog(`${f.out.replace(/\/+$/, "")}.metrics.jsonl`, !f.resume);
   log.write({
     stage: "sft",
@@ -334,6 +345,7 @@ export async function sft(args: string[]): Promise<void> {
       optimizer: moments,
       state: {
         stage: "sft",
+        run_id: runId,
         step: trainer.step,
         data: batches.state,
         flags: f,

@@ -157,3 +157,15 @@ export async function pool<T, R>(items: readonly T[], n: number, fn: (x: T) => P
   await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
   return out;
 }
+
+/** The JSON records (one per line) of a metrics file written by a running stage; missing: none. */
+export async function records(path: string): Promise<Record<string, unknown>[]> {
+  const text = await Deno.readTextFile(path).catch(() => "");
+  return text.trim().split("\n").filter((l) => l.startsWith("{")).flatMap((l) => {
+    try {
+      return [JSON.parse(l)];
+    } catch {
+      return []; // a line being written
+    }
+  });
+}

@@ -57,7 +57,12 @@ Deno.test("--keep keeps the newest checkpoints; --resume takes the newest comple
       runScript("stages/sft.ts", [...inputs, "--save-every", "2", "--out", out, ...args]);
     let r = await sft("--steps", "8", "--keep", "3");
     assertEquals(r.code, 0, r.stderr);
-    assertEquals(names(dir).filter((n) => n.startsWith("s")), ["s", "s.metrics.jsonl", "s.steps"]);
+    assertEquals(names(dir).filter((n) => n.startsWith("s")), [
+      "s",
+      "s.metrics.jsonl",
+      "s.run.json",
+      "s.steps",
+    ]);
     assertEquals(names(`${out}.steps`), ["step-00000004", "step-00000006"]);
     assertEquals(await step(out), 8);
     assertEquals(await step(`${out}.steps/step-00000006`), 6);

@@ -5,7 +5,7 @@
  * is kept, or is skipped with --skip-nonfinite.
  */
 import { assert, assertEquals, assertMatch } from "./_assert.ts";
-import { exists, runScript, tinyCheckpoint } from "./_run.ts";
+import { exists, records, runScript, tinyCheckpoint } from "./_run.ts";
 import { loadCheckpoint } from "../model/checkpoint.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -38,17 +38,6 @@ async function finish(child: Deno.ChildProcess): Promise<{ code: number; text: s
 }
 
 type Rec = Record<string, unknown>;
-
-async function records(path: string): Promise<Rec[]> {
-  const text = await Deno.readTextFile(path).catch(() => "");
-  return text.trim().split("\n").filter((l) => l.startsWith("{")).flatMap((l) => {
-    try {
-      return [JSON.parse(l)];
-    } catch {
-      return []; // a line being written
-    }
-  });
-}
 
 /**
  * The per-step records of each phase (and the final report), keyed by phase, step and fields,
