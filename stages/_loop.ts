@@ -12,6 +12,7 @@ import type { Batch, StepHyper, Trainer } from "../model/trainer.ts";
 import { parameterSpecs } from "../model/gpt.ts";
 import { fmtBytes, type Gpu } from "../gpu/device.ts";
 import { assertNoGpuErrors } from "../gpu/kernel.ts";
+import { type LoadedModel, loadModel, newRunId, resumePoint } from "../model/checkpoint.ts";
 
 /** Flags of the model shape (used when a stage creates a new model). */
 export const MODEL_FLAGS = {
@@ -427,4 +428,35 @@ export function checkModelSize(gpu: Gpu, config: GptConfig): void {
         `adapter's ${fmtBytes(gpu.limits.maxBufferSize)}: lower --layers or --width`,
     );
   }
+}
+
+/**
+ * The model a stage starts from under `--resume`: the newest complete checkpoint of `out` that
+ * belongs to the run that owns `out` (refused with one line when there is none, or when it is
+ * another stage's), with its AdamW moments, and the run id to keep. Without `--resume`: none,
+ * and a new run id.
+ */
+export async function resumeCheckpoint(
+  gpu: Gpu,
+  out: string,
+  options: { resume: boolean; stage: string; label: string },
+): Promise<{ model?: LoadedModel; runId: string }> {
+  if (!options.resume) return { runId: newRunId() };
+  const point = await resumePoint(out);
+  if (point.from === undefined) {
+    throw new UsageError(`--resume: ${point.stale}: start without --resume`);
+  }
+  const from = point.from;
+  const model = await loadModel(gpu, from, { optimizer: true });
+  const runId = point.owner?.run_id ?? (model.checkpoint.state.run_id as string | undefined) ??
+    newRunId();
+  if (model.checkpoint.state.stage !== options.stage) {
+    throw new UsageError(
+      `--resume: ${from} holds a ${model.checkpoint.state.stage} checkpoint, not ${options.label}`,
+    );
+  }
+  if (from !== out.replace(/\/+$/, "")) {
+    console.log(`${options.stage}: ${out} is missing or incomplete: resuming from ${from}`);
+  }
+  return { model, runId };
 }

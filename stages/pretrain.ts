@@ -24,14 +24,7 @@ import { TokenBatches } from "../data/batches.ts";
 import { generateWorld, type World } from "../data/world/mod.ts";
 import { formatPrompt } from "../data/template.ts";
 import { type GptConfig, parameterCount, validateConfig } from "../model/config.ts";
-import {
-  assertSameShape,
-  claimOutput,
-  loadModel,
-  newRunId,
-  resumePoint,
-  saveCheckpoint,
-} from "../model/checkpoint.ts";
+import { assertSameShape, claimOutput, saveCheckpoint } from "../model/checkpoint.ts";
 import { Gpt, readTable } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { assertNoGpuErrors } from "../gpu/kernel.ts";
@@ -42,6 +35,7 @@ import {
   fmtDuration,
   MetricsLog,
   MODEL_FLAGS,
+  resumeCheckpoint,
   trainingFlags,
   trainLoop,
 } from "./_loop.ts";
@@ -210,26 +204,12 @@ async function run(
   progress: { started: boolean },
 ): Promise<void> {
   const gpu = await getGpu();
-  let resumed: Awaited<ReturnType<typeof loadModel>> | undefined;
   // The run's id, in each checkpoint it saves: a resumed run keeps the one of its output.
-  let runId = newRunId();
-  if (f.resume) {
-    const point = await resumePoint(f.out);
-    if (point.from === undefined) {
-      throw new UsageError(`--resume: ${point.stale}: start without --resume`);
-    }
-    const from = point.from;
-    resumed = await loadModel(gpu, from, { optimizer: true });
-    runId = point.owner?.run_id ?? (resumed.checkpoint.state.run_id as string | undefined) ?? runId;
-    if (resumed.checkpoint.state.stage !== "pretrain") {
-      throw new UsageError(
-        `--resume: ${from} holds a ${resumed.checkpoint.state.stage} checkpoint, not pretraining`,
-      );
-    }
-    if (from !== f.out.replace(/\/+$/, "")) {
-      console.log(`pretrain: ${f.out} is missing or incomplete: resuming from ${from}`);
-    }
-  }
+  const { model: resumed, runId } = await resumeCheckpoint(gpu, f.out, {
+    resume: f.resume,
+    stage: "pretrain",
+    label: "pretraining",
+  });
   const data = await loadCorpus(f, resumed?.tokenizer.spec);
   const config: GptConfig = validateConfig({
     vocabSize: data.tokenizer.vocabSize,

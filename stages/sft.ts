@@ -43,14 +43,7 @@ import {
 import { formatPrompt } from "../data/template.ts";
 import { generateWorld } from "../data/world/mod.ts";
 import { parameterCount } from "../model/config.ts";
-import {
-  claimOutput,
-  type LoadedModel,
-  loadModel,
-  newRunId,
-  resumePoint,
-  saveCheckpoint,
-} from "../model/checkpoint.ts";
+import { claimOutput, type LoadedModel, loadModel, saveCheckpoint } from "../model/checkpoint.ts";
 import { readTable } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { assertNoGpuErrors } from "../gpu/kernel.ts";
@@ -63,7 +56,7 @@ import {
   selectPrompts,
 } from "../model/instruct_eval.ts";
 import { checkWritable, parseFlags, refuseGzip, runMain, UsageError } from "./_cli.ts";
-import { fmtDuration, MetricsLog, trainingFlags, trainLoop } from "./_loop.ts";
+import { fmtDuration, MetricsLog, resumeCheckpoint, trainingFlags, trainLoop } from "./_loop.ts";
 
 const USAGE = "Usage: deno task sft [--init DIR] [--data PATH] [options]";
 
@@ -175,28 +168,14 @@ export async function sft(args: string[]): Promise<void> {
   // Read and check the data before anything else, so that bad data writes nothing.
   const data = await loadData(f);
   const gpu = await getGpu();
-  let model: LoadedModel;
   // The run's id, in each checkpoint it saves: a resumed run keeps the one of its output.
-  let runId = newRunId();
-  if (f.resume) {
-    const point = await resumePoint(f.out);
-    if (point.from === undefined) {
-      throw new UsageError(`--resume: ${point.stale}: start without --resume`);
-    }
-    const from = point.from;
-    model = await loadModel(gpu, from, { optimizer: true });
-    runId = point.owner?.run_id ?? (model.checkpoint.state.run_id as string | undefined) ?? runId;
-    if (model.checkpoint.state.stage !== "sft") {
-      throw new UsageError(
-        `--resume: ${from} holds a ${model.checkpoint.state.stage} checkpoint, not SFT`,
-      );
-    }
-    if (from !== f.out.replace(/\/+$/, "")) {
-      console.log(`sft: ${f.out} is missing or incomplete: resuming from ${from}`);
-    }
-  } else {
-    model = await loadModel(gpu, f.init);
-  }
+  const resumed = await resumeCheckpoint(gpu, f.out, {
+    resume: f.resume,
+    stage: "sft",
+    label: "SFT",
+  });
+  const runId = resumed.runId;
+  const model: LoadedModel = resumed.model ?? await loadModel(gpu, f.init);
   const { gpt, tokenizer, checkpoint } = model;
   const config = checkpoint.config;
   const state = checkpoint.state as Record<string, unknown>;
