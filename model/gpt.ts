@@ -190,6 +190,102 @@ export async function readTable(gpu: Gpu, table: TensorTable): Promise<Map<strin
   return out;
 }
 
+/**
+ * The forward ops of transformer block `l` (llm.c's layer loop): ln1 → qkv → attention → attproj
+ * → residual2 → ln2 → fc → GELU → fcproj → residual3, over the activations `${l}.<name>` that
+ * `acts` returns (N rows). `attention(x)` builds the attention ops for the prefix x = `${l}.`:
+ * the training graph's causal attention, or one decoding step against a KV cache.
+ */
+export function blockForward(
+  gpu: Gpu,
+  args: {
+    gpt: Gpt;
+    acts: (name: string) => Tensor;
+    l: number;
+    residualIn: Tensor;
+    N: number;
+    attention: (x: string) => Op[];
+  },
+): Op[] {
+  const { gpt, l, residualIn, N, attention } = args;
+  const a = args.acts;
+  const p = (name: string) => gpt.param(name);
+  const C = gpt.config.width;
+  const pre = `transformer.h.${l}.`, x = `${l}.`;
+  const ops: Op[] = [];
+  ops.push(...layernormForward(gpu, {
+    out: a(`${x}ln1`),
+    mean: a(`${x}ln1_mean`),
+    rstd: a(`${x}ln1_rstd`),
+    inp: residualIn,
+    weight: p(`${pre}ln_1.weight`),
+    bias: p(`${pre}ln_1.bias`),
+    N,
+    C,
+  }));
+  ops.push(...matmulForward(gpu, {
+    out: a(`${x}qkv`), // (N,3C)
+    inp: a(`${x}ln1`),
+    weight: p(`${pre}attn.c_attn.weight`),
+    bias: p(`${pre}attn.c_attn.bias`),
+    N,
+    C,
+    OC: 3 * C,
+  }));
+  ops.push(...attention(x));
+  ops.push(...matmulForward(gpu, {
+    out: a(`${x}attproj`),
+    inp: a(`${x}atty`),
+    weight: p(`${pre}attn.c_proj.weight`),
+    bias: p(`${pre}attn.c_proj.bias`),
+    N,
+    C,
+    OC: C,
+  }));
+  ops.push(...residualForward(gpu, {
+    out: a(`${x}residual2`),
+    inp1: residualIn,
+    inp2: a(`${x}attproj`),
+    N: N * C,
+  }));
+  ops.push(...layernormForward(gpu, {
+    out: a(`${x}ln2`),
+    mean: a(`${x}ln2_mean`),
+    rstd: a(`${x}ln2_rstd`),
+    inp: a(`${x}residual2`),
+    weight: p(`${pre}ln_2.weight`),
+    bias: p(`${pre}ln_2.bias`),
+    N,
+    C,
+  }));
+  ops.push(...matmulForward(gpu, {
+    out: a(`${x}fch`), // (N,4C)
+    inp: a(`${x}ln2`),
+    weight: p(`${pre}mlp.c_fc.weight`),
+    bias: p(`${pre}mlp.c_fc.bias`),
+    N,
+    C,
+    OC: 4 * C,
+  }));
+  ops.push(...geluForward(gpu, { out: a(`${x}fch_gelu`), inp: a(`${x}fch`) }));
+  ops.push(...matmulForward(gpu, {
+    out: a(`${x}fcproj`),
+    inp: a(`${x}fch_gelu`),
+    weight: p(`${pre}mlp.c_proj.weight`),
+    bias: p(`${pre}mlp.c_proj.bias`),
+    N,
+    C: 4 * C,
+    OC: C,
+  }));
+  ops.push(...residualForward(gpu, {
+    out: a(`${x}residual3`),
+    inp1: a(`${x}residual2`),
+    inp2: a(`${x}fcproj`),
+    N: N * C,
+  }));
+  return ops;
+}
+
 /** What a graph is built for. */
 export interface GraphOptions {
   /** Batch size. */
@@ -364,86 +460,24 @@ export class Graph {
       C,
     }));
     for (let l = 0; l < L; l++) {
-      const pre = h(l), x = `${l}.`;
-      fwd.push(...layernormForward(gpu, {
-        out: a(`${x}ln1`),
-        mean: a(`${x}ln1_mean`),
-        rstd: a(`${x}ln1_rstd`),
-        inp: residualIn(l),
-        weight: p(`${pre}ln_1.weight`),
-        bias: p(`${pre}ln_1.bias`),
+      fwd.push(...blockForward(gpu, {
+        gpt,
+        acts: a,
+        l,
+        residualIn: residualIn(l),
         N,
-        C,
-      }));
-      fwd.push(...matmulForward(gpu, {
-        out: a(`${x}qkv`), // (B,T,3C)
-        inp: a(`${x}ln1`),
-        weight: p(`${pre}attn.c_attn.weight`),
-        bias: p(`${pre}attn.c_attn.bias`),
-        N,
-        C,
-        OC: 3 * C,
-      }));
-      attChunks.forEach((range, k) =>
-        fwd.push(...attentionForward(gpu, {
-          out: batchOf(a(`${x}atty`), range, C), // (B,T,C)
-          att: att(x, k), // (B,NH,T,T)
-          qkv: batchOf(a(`${x}qkv`), range, 3 * C),
-          B: range[1],
-          T,
-          C,
-          NH,
-        }))
-      );
-      fwd.push(...matmulForward(gpu, {
-        out: a(`${x}attproj`),
-        inp: a(`${x}atty`),
-        weight: p(`${pre}attn.c_proj.weight`),
-        bias: p(`${pre}attn.c_proj.bias`),
-        N,
-        C,
-        OC: C,
-      }));
-      fwd.push(...residualForward(gpu, {
-        out: a(`${x}residual2`),
-        inp1: residualIn(l),
-        inp2: a(`${x}attproj`),
-        N: N * C,
-      }));
-      fwd.push(...layernormForward(gpu, {
-        out: a(`${x}ln2`),
-        mean: a(`${x}ln2_mean`),
-        rstd: a(`${x}ln2_rstd`),
-        inp: a(`${x}residual2`),
-        weight: p(`${pre}ln_2.weight`),
-        bias: p(`${pre}ln_2.bias`),
-        N,
-        C,
-      }));
-      fwd.push(...matmulForward(gpu, {
-        out: a(`${x}fch`), // (B,T,4C)
-        inp: a(`${x}ln2`),
-        weight: p(`${pre}mlp.c_fc.weight`),
-        bias: p(`${pre}mlp.c_fc.bias`),
-        N,
-        C,
-        OC: 4 * C,
-      }));
-      fwd.push(...geluForward(gpu, { out: a(`${x}fch_gelu`), inp: a(`${x}fch`) }));
-      fwd.push(...matmulForward(gpu, {
-        out: a(`${x}fcproj`),
-        inp: a(`${x}fch_gelu`),
-        weight: p(`${pre}mlp.c_proj.weight`),
-        bias: p(`${pre}mlp.c_proj.bias`),
-        N,
-        C: 4 * C,
-        OC: C,
-      }));
-      fwd.push(...residualForward(gpu, {
-        out: a(`${x}residual3`),
-        inp1: a(`${x}residual2`),
-        inp2: a(`${x}fcproj`),
-        N: N * C,
+        attention: (x) =>
+          attChunks.flatMap((range, k) =>
+            attentionForward(gpu, {
+              out: batchOf(a(`${x}atty`), range, C), // (B,T,C)
+              att: att(x, k), // (B,NH,T,T)
+              qkv: batchOf(a(`${x}qkv`), range, 3 * C),
+              B: range[1],
+              T,
+              C,
+              NH,
+            })
+          ),
       }));
     }
     fwd.push(...layernormForward(gpu, {

@@ -17,9 +17,7 @@ import { Rng } from "../data/rng.ts";
 import { attentionDecode, embedAt } from "../kernels/kv_cache.ts";
 import { layernormForward } from "../kernels/layernorm.ts";
 import { matmulForward } from "../kernels/matmul.ts";
-import { geluForward } from "../kernels/gelu.ts";
-import { residualForward } from "../kernels/residual.ts";
-import { type Gpt, Graph } from "./gpt.ts";
+import { blockForward, type Gpt, Graph } from "./gpt.ts";
 import { sampleToken } from "./generate.ts";
 import { type TensorSpec, TensorTable } from "./tensors.ts";
 
@@ -118,86 +116,23 @@ export class Generator {
       C,
     }));
     for (let l = 0; l < L; l++) {
-      const pre = `transformer.h.${l}.`, x = `${l}.`;
-      const residualIn = l === 0 ? a("encoded") : a(`${l - 1}.residual3`);
-      ops.push(...layernormForward(gpu, {
-        out: a(`${x}ln1`),
-        mean: a(`${x}ln1_mean`),
-        rstd: a(`${x}ln1_rstd`),
-        inp: residualIn,
-        weight: p(`${pre}ln_1.weight`),
-        bias: p(`${pre}ln_1.bias`),
+      ops.push(...blockForward(gpu, {
+        gpt,
+        acts: a,
+        l,
+        residualIn: l === 0 ? a("encoded") : a(`${l - 1}.residual3`),
         N,
-        C,
-      }));
-      ops.push(...matmulForward(gpu, {
-        out: a(`${x}qkv`), // (B,3C)
-        inp: a(`${x}ln1`),
-        weight: p(`${pre}attn.c_attn.weight`),
-        bias: p(`${pre}attn.c_attn.bias`),
-        N,
-        C,
-        OC: 3 * C,
-      }));
-      ops.push(...attentionDecode(gpu, {
-        out: a(`${x}atty`), // (B,C)
-        cache: this.#cache.get(`${l}`), // (B,T,3C)
-        fresh: a(`${x}qkv`),
-        pos: io("pos"),
-        B,
-        T,
-        C,
-        NH,
-      }));
-      ops.push(...matmulForward(gpu, {
-        out: a(`${x}attproj`),
-        inp: a(`${x}atty`),
-        weight: p(`${pre}attn.c_proj.weight`),
-        bias: p(`${pre}attn.c_proj.bias`),
-        N,
-        C,
-        OC: C,
-      }));
-      ops.push(...residualForward(gpu, {
-        out: a(`${x}residual2`),
-        inp1: residualIn,
-        inp2: a(`${x}attproj`),
-        N: N * C,
-      }));
-      ops.push(...layernormForward(gpu, {
-        out: a(`${x}ln2`),
-        mean: a(`${x}ln2_mean`),
-        rstd: a(`${x}ln2_rstd`),
-        inp: a(`${x}residual2`),
-        weight: p(`${pre}ln_2.weight`),
-        bias: p(`${pre}ln_2.bias`),
-        N,
-        C,
-      }));
-      ops.push(...matmulForward(gpu, {
-        out: a(`${x}fch`), // (B,4C)
-        inp: a(`${x}ln2`),
-        weight: p(`${pre}mlp.c_fc.weight`),
-        bias: p(`${pre}mlp.c_fc.bias`),
-        N,
-        C,
-        OC: 4 * C,
-      }));
-      ops.push(...geluForward(gpu, { out: a(`${x}fch_gelu`), inp: a(`${x}fch`) }));
-      ops.push(...matmulForward(gpu, {
-        out: a(`${x}fcproj`),
-        inp: a(`${x}fch_gelu`),
-        weight: p(`${pre}mlp.c_proj.weight`),
-        bias: p(`${pre}mlp.c_proj.bias`),
-        N,
-        C: 4 * C,
-        OC: C,
-      }));
-      ops.push(...residualForward(gpu, {
-        out: a(`${x}residual3`),
-        inp1: a(`${x}residual2`),
-        inp2: a(`${x}fcproj`),
-        N: N * C,
+        attention: (x) =>
+          attentionDecode(gpu, {
+            out: a(`${x}atty`), // (B,C)
+            cache: this.#cache.get(`${l}`), // (B,T,3C)
+            fresh: a(`${x}qkv`),
+            pos: io("pos"),
+            B,
+            T,
+            C,
+            NH,
+          }),
       }));
     }
     ops.push(...layernormForward(gpu, {
