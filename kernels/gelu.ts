@@ -10,18 +10,24 @@ import code from "./gelu.wgsl" with { type: "text" };
 
 const WG = 256;
 
+/** Whether the vec4 kernels apply: N a multiple of 4 (tensor offsets are 256-byte aligned). */
+function vec4(n: number, tensors: Tensor[]): boolean {
+  return n % 4 === 0 && tensors.every((t) => t.offset % 16 === 0);
+}
+
 /** out = gelu(inp), both (N). */
 export function geluForward(gpu: Gpu, args: { out: Tensor; inp: Tensor }): Op[] {
   const { out, inp } = args;
   const n = inp.length;
+  const v4 = vec4(n, [out, inp]);
   const kernel = getKernel(gpu, {
     code,
-    entryPoint: "gelu_forward",
+    entryPoint: v4 ? "gelu_forward4" : "gelu_forward",
     bindings: ["write", "read", "uniform"],
     constants: { WG },
   });
   const u = createUniform(gpu, params([n]), "gelu_forward.params");
-  return [makeOp(gpu, kernel, [out, inp, u], grid(gpu, Math.ceil(n / WG)))];
+  return [makeOp(gpu, kernel, [out, inp, u], grid(gpu, Math.ceil(n / (v4 ? 4 : 1) / WG)))];
 }
 
 /** dinp = gelu'(inp) · dout, all (N); dinp is written and must not alias dout. */
@@ -31,12 +37,15 @@ export function geluBackward(
 ): Op[] {
   const { dinp, inp, dout } = args;
   const n = inp.length;
+  const v4 = vec4(n, [dinp, inp, dout]);
   const kernel = getKernel(gpu, {
     code,
-    entryPoint: "gelu_backward",
+    entryPoint: v4 ? "gelu_backward4" : "gelu_backward",
     bindings: ["write", "read", "read", "uniform"],
     constants: { WG },
   });
   const u = createUniform(gpu, params([n]), "gelu_backward.params");
-  return [makeOp(gpu, kernel, [dinp, inp, dout, u], grid(gpu, Math.ceil(n / WG)))];
+  return [
+    makeOp(gpu, kernel, [dinp, inp, dout, u], grid(gpu, Math.ceil(n / (v4 ? 4 : 1) / WG))),
+  ];
 }

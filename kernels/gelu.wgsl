@@ -41,3 +41,35 @@ fn gelu_backward(@builtin(global_invocation_id) gid: vec3<u32>,
   let grad = 0.5 * (1.0 + t) + 0.5 * x * sech2 * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x);
   dinp[i] = grad * dout[i];
 }
+
+// The same two kernels over vec4s, one per invocation (N % 4 == 0): a quarter of the loads, which
+// is what costs on CPU adapters. Element for element the same arithmetic.
+@group(0) @binding(0) var<storage, read_write> out4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> inp4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn gelu_forward4(@builtin(global_invocation_id) gid: vec3<u32>,
+                 @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= p.N / 4u) { return; }
+  let x = inp4[i];
+  let u = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
+  out4[i] = 0.5 * x * (1.0 + tanh(u));
+}
+
+@group(0) @binding(0) var<storage, read_write> dinp4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> inp_b4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> dout4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn gelu_backward4(@builtin(global_invocation_id) gid: vec3<u32>,
+                  @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  if (i >= pb.N / 4u) { return; }
+  let x = inp_b4[i];
+  let u = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
+  let t = tanh(u);
+  let sech2 = 1.0 - t * t;
+  let grad = 0.5 * (1.0 + t) + 0.5 * x * sech2 * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x);
+  dinp4[i] = grad * dout4[i];
+}
