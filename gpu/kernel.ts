@@ -270,3 +270,11 @@ export function createTensor(
   }
   return { name, buffer, offset: 0, length, shape };
 }
+
+/**
+ * Whether an elementwise kernel may read and write these tensors as vec4s: `n` elements, a
+ * multiple of 4, and every tensor at a 16-byte offset.
+ */
+export function fitsVec4(n: number, tensors: readonly Tensor[]): boolean {
+  return n % 4 === 0 && tensors.every((t) => t.offset % 16 === 0);
+}

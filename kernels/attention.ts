@@ -56,6 +56,13 @@ interface Sizes {
   NH: number;
 }
 
+/** The sizes of one call and the kernels it runs. */
+interface Options extends Sizes {
+  variant?: AttentionVariant;
+  /** `"rows"` variant: broadcast the shared rows over a subgroup (default: where it pays). */
+  subgroupRows?: boolean;
+}
+
 function check(label: string, { B, T, C, NH }: Sizes, tensors: [Tensor, number, string][]): number {
   for (const [name, v] of Object.entries({ B, T, C, NH })) {
     if (!Number.isInteger(v) || v < 1) {
@@ -85,18 +92,7 @@ function uniform(gpu: Gpu, label: string, { T, C, NH }: Sizes, hs: number): GPUB
  */
 export function attentionForward(
   gpu: Gpu,
-  args: {
-    out: Tensor;
-    att: Tensor;
-    qkv: Tensor;
-    B: number;
-    T: number;
-    C: number;
-    NH: number;
-    variant?: AttentionVariant;
-    /** `"rows"` variant: broadcast the shared rows over a subgroup (default: where it pays). */
-    subgroupRows?: boolean;
-  },
+  args: Options & { out: Tensor; att: Tensor; qkv: Tensor },
 ): Op[] {
   const { out, att, qkv, B, T, C, NH } = args;
   const hs = check("attentionForward", args, [
@@ -157,20 +153,7 @@ export function attentionForward(
  */
 export function attentionBackward(
   gpu: Gpu,
-  args: {
-    dqkv: Tensor;
-    datt: Tensor;
-    dout: Tensor;
-    qkv: Tensor;
-    att: Tensor;
-    B: number;
-    T: number;
-    C: number;
-    NH: number;
-    variant?: AttentionVariant;
-    /** `"rows"` variant: broadcast the shared rows over a subgroup (default: where it pays). */
-    subgroupRows?: boolean;
-  },
+  args: Options & { dqkv: Tensor; datt: Tensor; dout: Tensor; qkv: Tensor; att: Tensor },
 ): Op[] {
   const { dqkv, datt, dout, qkv, att, B, T, C, NH } = args;
   const hs = check("attentionBackward", args, [

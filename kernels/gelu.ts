@@ -5,21 +5,16 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { createUniform } from "../gpu/device.ts";
-import { getKernel, grid, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
+import { fitsVec4, getKernel, grid, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
 import code from "./gelu.wgsl" with { type: "text" };
 
 const WG = 256;
-
-/** Whether the vec4 kernels apply: N a multiple of 4 (tensor offsets are 256-byte aligned). */
-function vec4(n: number, tensors: Tensor[]): boolean {
-  return n % 4 === 0 && tensors.every((t) => t.offset % 16 === 0);
-}
 
 /** out = gelu(inp), both (N). */
 export function geluForward(gpu: Gpu, args: { out: Tensor; inp: Tensor }): Op[] {
   const { out, inp } = args;
   const n = inp.length;
-  const v4 = vec4(n, [out, inp]);
+  const v4 = fitsVec4(n, [out, inp]);
   const kernel = getKernel(gpu, {
     code,
     entryPoint: v4 ? "gelu_forward4" : "gelu_forward",
@@ -37,7 +32,7 @@ export function geluBackward(
 ): Op[] {
   const { dinp, inp, dout } = args;
   const n = inp.length;
-  const v4 = vec4(n, [dinp, inp, dout]);
+  const v4 = fitsVec4(n, [dinp, inp, dout]);
   const kernel = getKernel(gpu, {
     code,
     entryPoint: v4 ? "gelu_backward4" : "gelu_backward",

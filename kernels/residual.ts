@@ -5,7 +5,7 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { createUniform } from "../gpu/device.ts";
-import { getKernel, grid, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
+import { fitsVec4, getKernel, grid, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
 import code from "./residual.wgsl" with { type: "text" };
 
 const WG = 256;
@@ -29,7 +29,7 @@ export function residualForward(
   const { out, inp1, inp2, N } = args;
   checkSizes("residualForward", N, { out, inp1, inp2 });
   // vec4s where N allows (tensor offsets are 256-byte aligned): a quarter of the loads
-  const v4 = N % 4 === 0 && [out, inp1, inp2].every((t) => t.offset % 16 === 0);
+  const v4 = fitsVec4(N, [out, inp1, inp2]);
   const kernel = getKernel(gpu, {
     code,
     entryPoint: v4 ? "residual_forward4" : "residual_forward",

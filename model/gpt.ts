@@ -365,6 +365,8 @@ export class Graph {
   readonly backward: Op[];
   /** Rows [start, start + count) of the logits held by each logits tensor (one unless split). */
   readonly logitChunks: readonly [number, number][];
+  /** The logits tensors, one per chunk (none with the scalar head). */
+  readonly #logits: Tensor[];
   /** Batch entries [start, start + count) of each attention matrix tensor (one unless split). */
   readonly attChunks: readonly [number, number][];
 
@@ -441,7 +443,8 @@ export class Graph {
     const io = (name: string) => this.io.get(name);
     const h = (l: number) => `transformer.h.${l}.`;
     const residualIn = (l: number) => (l === 0 ? a("encoded") : a(`${l - 1}.residual3`));
-    const logits = (k: number) => a(chunkName("logits", k, logitChunks.length));
+    this.#logits = logitChunks.map((_, k) => a(chunkName("logits", k, logitChunks.length)));
+    const logits = (k: number) => this.#logits[k];
     const att = (x: string, k: number) => a(`${x}${chunkName("att", k, attChunks.length)}`);
     const rowsOf = (t: Tensor, [r0, rows]: [number, number], width: number) =>
       view(t, r0 * width, rows * width);
@@ -693,7 +696,7 @@ export class Graph {
   logitsRow(row: number): { buffer: GPUBuffer; offset: number } {
     const k = this.logitChunks.findIndex(([r0, n]) => row >= r0 && row < r0 + n);
     if (k < 0) throw new RangeError(`Row ${row} is outside the logits`);
-    const t = this.acts.get(this.logitChunks.length === 1 ? "logits" : `logits.${k}`);
+    const t = this.#logits[k];
     return { buffer: t.buffer, offset: t.offset + (row - this.logitChunks[k][0]) * t.shape[1] * 4 };
   }
 
