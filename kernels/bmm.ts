@@ -1,5 +1,5 @@
 /**
- * Batched, strided matrix product for GPUs (workgroup-memory tiles of 128 x 128):
+ * Batched, strided matrix product for GPUs (workgroup-memory tiles of 128 x 128 or 128 x 64):
  * `C[z] (M, N) (+)= alpha · A[z] (M, K) @ B[z] (K, N) [+ bias (N)]`, each operand addressed by a
  * base offset and strides, so that transposes and views into packed tensors need no copies. The
  * attention layer's GPU path and the linear layers on GPUs are built from it.
@@ -8,11 +8,48 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { createUniform } from "../gpu/device.ts";
-import { getKernel, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
+import {
+  createTensor,
+  getKernel,
+  grid,
+  makeOp,
+  type Op,
+  params,
+  type Tensor,
+} from "../gpu/kernel.ts";
 import code from "./bmm.wgsl" with { type: "text" };
 
-/** Block of C per workgroup (rows and columns), as in the WGSL. */
+/** Rows of C per workgroup, as in the WGSL (columns: 128, or 64 for narrow products). */
 export const BMM_BLOCK = 128;
+
+/**
+ * Settings of the kernel that do not change its results, for measuring them against each other
+ * (`scripts/bench_gemm.ts`): `prefetch` loads the next k step's operand groups while computing
+ * the current one; `narrow` is the widest N that gets 64-column blocks instead of 128 (0: never).
+ */
+export const bmmTuning: {
+  prefetch: boolean;
+  narrow: number;
+  /** k step of the tiles, 8 or 16 (0: 16 on GPUs, 8 on CPU adapters). */
+  tileK: 0 | 8 | 16;
+  /**
+   * Workgroups that a single product should fill: a product with fewer blocks of C and a long K
+   * (the weight gradients of small layers) is split over k into slices by {@linkcode bmmOps}
+   * (0: never split).
+   */
+  split: number;
+} = { prefetch: true, narrow: 64, tileK: 0, split: 512 };
+
+/** Named settings of {@linkcode bmmTuning}, for benchmark flags (`wide:nopf:bk8`). */
+export const BMM_SETTINGS: Readonly<Record<string, Partial<typeof bmmTuning>>> = {
+  nopf: { prefetch: false },
+  bk8: { tileK: 8 },
+  nosplit: { split: 0 },
+  wide64: { narrow: 0 },
+};
+
+/** Slices of a split product hold at least this many k values. */
+const MIN_SLICE_K = 256;
 
 /**
  * How one operand is laid out: element [z][i, j] is at `off + zo * zo_stride + zi * zi_stride +
@@ -60,8 +97,8 @@ export interface BmmArgs {
   /** C += instead of C =. */
   accumulate?: boolean;
   causal?: BmmCausal;
-  /** k step of the tiles, 8 or 16 (default: 16 on GPUs, 8 on CPU adapters); for tests. */
-  tileK?: 8 | 16;
+  /** Overrides {@linkcode bmmTuning}; for tests. */
+  tuning?: Partial<typeof bmmTuning>;
   label?: string;
 }
 
@@ -69,6 +106,77 @@ export interface BmmArgs {
 function extent(s: Strided, rows: number, cols: number, ZO: number, ZI: number): number {
   return (s.off ?? 0) + (ZO - 1) * (s.zo ?? 0) + (ZI - 1) * (s.zi ?? 0) + (rows - 1) * s.row +
     (cols - 1) * s.col + 1;
+}
+
+function tileK(gpu: Gpu, tuning: typeof bmmTuning): number {
+  return tuning.tileK || (gpu.isCpu ? 8 : 16);
+}
+
+const scratch = new WeakMap<Gpu, Tensor>();
+
+/** A per-device scratch tensor of at least `n` elements (reallocated larger when needed). */
+function scratchFor(gpu: Gpu, n: number): Tensor {
+  let t = scratch.get(gpu);
+  if (!t || t.length < n) scratch.set(gpu, t = createTensor(gpu, [n], "bmm.slices"));
+  return t;
+}
+
+/**
+ * The ops of one batched product: {@linkcode bmm} alone, or, for a single matrix whose C has too
+ * few blocks to fill the GPU ({@linkcode bmmTuning}`.split`) and a long K, the product split over
+ * k into S slices, computed as a batch of S products into a scratch tensor, then summed in slice
+ * order into C. Deterministic either way (the split changes the order of summation, not from run
+ * to run).
+ */
+export function bmmOps(gpu: Gpu, args: BmmArgs): Op[] {
+  const { M, N, K } = args;
+  const tuning = { ...bmmTuning, ...args.tuning };
+  const single = (args.ZO ?? 1) * (args.ZI ?? 1) === 1 && (args.causal ?? "none") === "none";
+  const bk = tileK(gpu, tuning);
+  const blocks = Math.ceil(M / BMM_BLOCK) * Math.ceil(N / (N > tuning.narrow ? BMM_BLOCK : 64));
+  let S = 1;
+  while (
+    single && blocks * S < tuning.split && K % (2 * S * bk) === 0 && K / (2 * S) >= MIN_SLICE_K
+  ) S *= 2;
+  if (S === 1) return [bmm(gpu, args)];
+  const label = args.label ?? "bmm";
+  const chunk = K / S;
+  const slices = scratchFor(gpu, S * M * N);
+  const { a, b, c } = args;
+  const partial = bmm(gpu, {
+    a: { ...a, zo: chunk * a.col },
+    b: { ...b, zo: chunk * b.row },
+    c: { tensor: slices, row: N, col: 1, zo: M * N },
+    M,
+    N,
+    K: chunk,
+    ZO: S,
+    tuning: args.tuning,
+    label: `${label}.slices`,
+  });
+  const kernel = getKernel(gpu, {
+    code,
+    entryPoint: "bmm_slices",
+    bindings: ["write", "read", "read", "read", "uniform"],
+    constants: { ACCUMULATE: args.accumulate ? 1 : 0, HAS_BIAS: args.bias ? 1 : 0 },
+  });
+  // M, N, K (= S), then C's offset and strides where bmm's Params has them
+  const fields: (number | { f32: number })[] = new Array(20).fill(0);
+  fields[0] = M;
+  fields[1] = N;
+  fields[2] = S;
+  fields[14] = c.off ?? 0;
+  fields[15] = c.row;
+  fields[16] = c.col;
+  fields[19] = { f32: args.alpha ?? 1 };
+  const u = createUniform(gpu, params(fields), `${label}.sum.params`);
+  const sum = makeOp(
+    gpu,
+    kernel,
+    [c.tensor, slices, slices, args.bias ?? slices, u],
+    grid(gpu, Math.ceil(M * N / 256)),
+  );
+  return [partial, sum];
 }
 
 /** One op: the batched product described by `args` (validated against the tensors' sizes). */
@@ -98,6 +206,8 @@ export function bmm(gpu: Gpu, args: BmmArgs): Op {
   if (bias && bias.length < N) throw new RangeError(`${label}: bias holds fewer than ${N} values`);
   const maxZ = gpu.limits.maxComputeWorkgroupsPerDimension;
   if (ZO * ZI > maxZ) throw new RangeError(`${label}: ${ZO * ZI} batch matrices exceed ${maxZ}`);
+  const tuning = { ...bmmTuning, ...args.tuning };
+  const wide = N > tuning.narrow;
   const kernel = getKernel(gpu, {
     code,
     entryPoint: "bmm",
@@ -106,7 +216,12 @@ export function bmm(gpu: Gpu, args: BmmArgs): Op {
       ACCUMULATE: args.accumulate ? 1 : 0,
       HAS_BIAS: bias ? 1 : 0,
       CAUSAL: CAUSAL[causal],
-      BK: args.tileK ?? (gpu.isCpu ? 8 : 16),
+      BK: tileK(gpu, tuning),
+      // load groups run along each operand's contiguous (smaller-stride) dimension
+      A_ALONG_K: Math.abs(a.col) <= Math.abs(a.row) ? 1 : 0,
+      B_ALONG_N: Math.abs(b.col) <= Math.abs(b.row) ? 1 : 0,
+      PREFETCH: tuning.prefetch ? 1 : 0,
+      WIDE_N: wide ? 1 : 0,
     },
   });
   const u = createUniform(
@@ -137,7 +252,7 @@ export function bmm(gpu: Gpu, args: BmmArgs): Op {
   );
   // Without a bias, B stands in for the unused binding (both read-only).
   return makeOp(gpu, kernel, [c.tensor, a.tensor, b.tensor, bias ?? b.tensor, u], [
-    Math.ceil(N / BMM_BLOCK),
+    Math.ceil(N / (wide ? BMM_BLOCK : BMM_BLOCK / 2)),
     Math.ceil(M / BMM_BLOCK),
     ZO * ZI,
   ]);

@@ -7,13 +7,15 @@
 //   A[z][m, k] = a[a_off + zo * a_zo + zi * a_zi + m * a_m + k * a_k]   (B and C alike)
 // where the batch index z = zo * ZI + zi has two levels (attention: batch b, head h).
 //
-// One workgroup of 16 x 16 invocations computes a 128 x 128 block of C. Invocation (lx, ly) owns
-// rows m0 + 4 ly + i and m0 + 64 + 4 ly + i, columns n0 + 4 lx + j and n0 + 64 + 4 lx + j
-// (i, j < 4): an 8 x 8 block held in registers, fed by four 16-byte reads of workgroup memory
-// per k step (neighbouring invocations read neighbouring vec4s). A and B are staged through
-// workgroup memory in k steps of BK (16 on GPUs); the loads follow whichever of the operand's two
-// dimensions is contiguous in memory. Each element of C is one invocation's sum over k in
-// ascending order: deterministic.
+// One workgroup of 16 x 16 invocations computes a BM x BN block of C (BM = 128; BN = 128, or 64
+// without WIDE_N). Invocation (lx, ly) owns rows m0 + 4 ly + i and m0 + 64 + 4 ly + i, columns
+// n0 + 4 lx + j (and n0 + 64 + 4 lx + j when WIDE_N), i, j < 4: an 8 x 8 (or 8 x 4) block held
+// in named registers, fed by four (or three) 16-byte reads of workgroup memory per k step, where
+// neighbouring invocations read neighbouring vec4s. A and B are staged through workgroup memory in
+// k steps of BK (16 on GPUs), four consecutive values of an operand's contiguous dimension per
+// load group; with PREFETCH the next step's groups are loaded into registers while the current
+// step is computed. Each element of C is one invocation's sum over k in ascending order:
+// deterministic.
 //
 // CAUSAL skips work that a causal (lower-triangular) operand makes zero or unneeded, for
 // attention with square T x T matrices:
@@ -22,17 +24,20 @@
 //   2: k stops after the block's last row (A is zero for k > m: P @ V, dS @ K);
 //   3: k starts at the block's first row, rounded down to BK (A[m, k] is zero for k < m:
 //      P^T @ dout, dS^T @ Q).
-// Dispatch (ceil(N / 128), ceil(M / 128), number of batch matrices).
+// Dispatch (ceil(N / BN), ceil(M / BM), number of batch matrices).
 
 override ACCUMULATE: bool = false; // C += instead of C =
 override HAS_BIAS: bool = false; // add bias (N) to every row of C
 override CAUSAL: u32 = 0u;
-
-const BM: u32 = 128u;
-const BN: u32 = 128u;
 // k step of the tiles: 16 on GPUs, 8 on CPU adapters (the OpenGL backend of llvmpipe takes
-// minutes to compile the larger workgroup arrays). A multiple of 4, at most 16.
+// minutes to compile the larger workgroup arrays). 8 or 16.
 override BK: u32 = 16u;
+// The contiguous dimension of each operand, along which its load groups run (any layout is
+// correct either way; the launcher picks the one with the smaller stride).
+override A_ALONG_K: bool = true; // groups of A: 4 consecutive k of one row (else 4 rows of one k)
+override B_ALONG_N: bool = true; // groups of B: 4 consecutive n of one k (else 4 k of one n)
+override PREFETCH: bool = true; // load the next k step's groups while computing this one
+override WIDE_N: bool = true; // BN = 128 (else 64, for N <= 64 such as attention's head size)
 
 struct Params {
   M: u32,
@@ -63,11 +68,106 @@ struct Params {
 @group(0) @binding(3) var<storage, read> bias: array<f32>; // (N), used only if HAS_BIAS
 @group(0) @binding(4) var<uniform> p: Params;
 
-// Rows of the tiles are ROW = 33 vec4s apart (one of padding), so that the 16 invocations that
-// store one column of A's block (16 k values of one row m) hit different memory banks.
+const BM: u32 = 128u;
+// Rows of the tiles are ROW = 33 vec4s apart (one of padding), so that the invocations that
+// store 4 k values of neighbouring rows hit different memory banks.
 const ROW: u32 = 33u;
 var<workgroup> tile_a: array<vec4<f32>, BK * ROW>; // [kk * ROW + m / 4][m % 4]: BK x BM values
 var<workgroup> tile_b: array<vec4<f32>, BK * ROW>; // [kk * ROW + n / 4][n % 4]: BK x BN values
+
+fn bn() -> u32 {
+  return select(64u, 128u, WIDE_N);
+}
+
+// Load group e of A's tile at (m0, k0): four values, zero where out of range.
+fn load_a(a0: u32, m0: u32, k0: u32, k_end: u32, e: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (A_ALONG_K) {
+    let m = m0 + e / (BK / 4u);
+    let k = k0 + (e % (BK / 4u)) * 4u;
+    if (m < p.M) {
+      let i = a0 + m * p.a_m + k * p.a_k;
+      if (k < k_end) { v.x = a[i]; }
+      if (k + 1u < k_end) { v.y = a[i + p.a_k]; }
+      if (k + 2u < k_end) { v.z = a[i + 2u * p.a_k]; }
+      if (k + 3u < k_end) { v.w = a[i + 3u * p.a_k]; }
+    }
+  } else {
+    let k = k0 + e / (BM / 4u);
+    let m = m0 + (e % (BM / 4u)) * 4u;
+    if (k < k_end) {
+      let i = a0 + m * p.a_m + k * p.a_k;
+      if (m < p.M) { v.x = a[i]; }
+      if (m + 1u < p.M) { v.y = a[i + p.a_m]; }
+      if (m + 2u < p.M) { v.z = a[i + 2u * p.a_m]; }
+      if (m + 3u < p.M) { v.w = a[i + 3u * p.a_m]; }
+    }
+  }
+  return v;
+}
+
+fn store_a(e: u32, v: vec4<f32>) {
+  if (A_ALONG_K) {
+    let mm = e / (BK / 4u);
+    let kk = (e % (BK / 4u)) * 4u;
+    let i = kk * ROW + mm / 4u;
+    let j = mm % 4u;
+    tile_a[i][j] = v.x;
+    tile_a[i + ROW][j] = v.y;
+    tile_a[i + 2u * ROW][j] = v.z;
+    tile_a[i + 3u * ROW][j] = v.w;
+  } else {
+    tile_a[(e / (BM / 4u)) * ROW + e % (BM / 4u)] = v;
+  }
+}
+
+// Load group e of B's tile at (k0, n0); groups past the tile's end load nothing.
+fn load_b(b0: u32, k0: u32, n0: u32, k_end: u32, e: u32) -> vec4<f32> {
+  var v = vec4<f32>(0.0);
+  if (e >= BK * bn() / 4u) {
+    return v;
+  }
+  if (B_ALONG_N) {
+    let k = k0 + e / (bn() / 4u);
+    let n = n0 + (e % (bn() / 4u)) * 4u;
+    if (k < k_end) {
+      let i = b0 + k * p.b_k + n * p.b_n;
+      if (n < p.N) { v.x = b[i]; }
+      if (n + 1u < p.N) { v.y = b[i + p.b_n]; }
+      if (n + 2u < p.N) { v.z = b[i + 2u * p.b_n]; }
+      if (n + 3u < p.N) { v.w = b[i + 3u * p.b_n]; }
+    }
+  } else {
+    let n = n0 + e / (BK / 4u);
+    let k = k0 + (e % (BK / 4u)) * 4u;
+    if (n < p.N) {
+      let i = b0 + k * p.b_k + n * p.b_n;
+      if (k < k_end) { v.x = b[i]; }
+      if (k + 1u < k_end) { v.y = b[i + p.b_k]; }
+      if (k + 2u < k_end) { v.z = b[i + 2u * p.b_k]; }
+      if (k + 3u < k_end) { v.w = b[i + 3u * p.b_k]; }
+    }
+  }
+  return v;
+}
+
+fn store_b(e: u32, v: vec4<f32>) {
+  if (e >= BK * bn() / 4u) {
+    return;
+  }
+  if (B_ALONG_N) {
+    tile_b[(e / (bn() / 4u)) * ROW + e % (bn() / 4u)] = v;
+  } else {
+    let nn = e / (BK / 4u);
+    let kk = (e % (BK / 4u)) * 4u;
+    let i = kk * ROW + nn / 4u;
+    let j = nn % 4u;
+    tile_b[i][j] = v.x;
+    tile_b[i + ROW][j] = v.y;
+    tile_b[i + 2u * ROW][j] = v.z;
+    tile_b[i + 3u * ROW][j] = v.w;
+  }
+}
 
 // Writes alpha * v (+ bias) (+ the old C) to row m, columns n .. n + 3 of the C at c0.
 fn store4(c0: u32, m: u32, n: u32, v: vec4<f32>) {
@@ -95,7 +195,7 @@ fn bmm(@builtin(workgroup_id) wid: vec3<u32>,
        @builtin(local_invocation_id) lid: vec3<u32>,
        @builtin(local_invocation_index) li: u32) {
   let m0 = wid.y * BM;
-  let n0 = wid.x * BN;
+  let n0 = wid.x * bn();
   if (CAUSAL == 1u && n0 > m0 + BM - 1u) {
     return; // uniform for the workgroup, before any barrier
   }
@@ -111,11 +211,25 @@ fn bmm(@builtin(workgroup_id) wid: vec3<u32>,
   if (CAUSAL == 3u) {
     k_begin = min(m0, p.K) / BK * BK;
   }
-  let a_k_fast = p.a_k == 1u;
-  let b_n_fast = p.b_n == 1u;
+  // Load groups held in registers: A's tile has BM * BK / 4 groups (2 per invocation at BK = 16,
+  // 1 at BK = 8), B's BN * BK / 4 (2, 1 or a half).
+  var ga0 = vec4<f32>(0.0);
+  var ga1 = vec4<f32>(0.0);
+  var gb0 = vec4<f32>(0.0);
+  var gb1 = vec4<f32>(0.0);
+  let two = BK == 16u;
+  if (PREFETCH && k_begin < k_end) {
+    ga0 = load_a(a0, m0, k_begin, k_end, li);
+    gb0 = load_b(b0, k_begin, n0, k_end, li);
+    if (two) {
+      ga1 = load_a(a0, m0, k_begin, k_end, li + 256u);
+      gb1 = load_b(b0, k_begin, n0, k_end, li + 256u);
+    }
+  }
   // The 8 x 8 block in 16 named registers (no private array: GPU compilers may put an array
   // indexed in a loop in slow local memory). rI_H: row I of the block (rows 4 ly + I for I < 4,
-  // 64 + 4 ly + I - 4 after), column half H (columns 4 lx .. 4 lx + 3, then 64 + 4 lx ..).
+  // 64 + 4 ly + I - 4 after), column half H (columns 4 lx .. 4 lx + 3, then 64 + 4 lx ..; the
+  // second half only when WIDE_N).
   var r0_0 = vec4<f32>(0.0);
   var r0_1 = vec4<f32>(0.0);
   var r1_0 = vec4<f32>(0.0);
@@ -133,60 +247,53 @@ fn bmm(@builtin(workgroup_id) wid: vec3<u32>,
   var r7_0 = vec4<f32>(0.0);
   var r7_1 = vec4<f32>(0.0);
   for (var k0 = k_begin; k0 < k_end; k0 += BK) {
-    // 128 BK values of each tile, BK / 2 per invocation, consecutive invocations following
-    // memory order.
-    for (var r = 0u; r < BK / 2u; r++) {
-      let e = li + r * 256u;
-      var kk: u32;
-      var mm: u32;
-      if (a_k_fast) {
-        mm = e / BK;
-        kk = e % BK;
-      } else {
-        kk = e / BM;
-        mm = e % BM;
+    if (!PREFETCH) {
+      ga0 = load_a(a0, m0, k0, k_end, li);
+      gb0 = load_b(b0, k0, n0, k_end, li);
+      if (two) {
+        ga1 = load_a(a0, m0, k0, k_end, li + 256u);
+        gb1 = load_b(b0, k0, n0, k_end, li + 256u);
       }
-      var va = 0.0;
-      if (m0 + mm < p.M && k0 + kk < k_end) {
-        va = a[a0 + (m0 + mm) * p.a_m + (k0 + kk) * p.a_k];
-      }
-      tile_a[kk * ROW + mm / 4u][mm % 4u] = va;
-      var nn: u32;
-      if (b_n_fast) {
-        kk = e / BN;
-        nn = e % BN;
-      } else {
-        nn = e / BK;
-        kk = e % BK;
-      }
-      var vb = 0.0;
-      if (n0 + nn < p.N && k0 + kk < k_end) {
-        vb = b[b0 + (k0 + kk) * p.b_k + (n0 + nn) * p.b_n];
-      }
-      tile_b[kk * ROW + nn / 4u][nn % 4u] = vb;
+    }
+    store_a(li, ga0);
+    store_b(li, gb0);
+    if (two) {
+      store_a(li + 256u, ga1);
+      store_b(li + 256u, gb1);
     }
     workgroupBarrier();
+    let k1 = k0 + BK;
+    if (PREFETCH && k1 < k_end) {
+      ga0 = load_a(a0, m0, k1, k_end, li);
+      gb0 = load_b(b0, k1, n0, k_end, li);
+      if (two) {
+        ga1 = load_a(a0, m0, k1, k_end, li + 256u);
+        gb1 = load_b(b0, k1, n0, k_end, li + 256u);
+      }
+    }
     for (var kk = 0u; kk < BK; kk++) {
       let x0 = tile_a[kk * ROW + lid.y]; // rows 4 ly .. 4 ly + 3
       let x1 = tile_a[kk * ROW + 16u + lid.y]; // rows 64 + 4 ly ..
       let y0 = tile_b[kk * ROW + lid.x]; // columns 4 lx .. 4 lx + 3
-      let y1 = tile_b[kk * ROW + 16u + lid.x]; // columns 64 + 4 lx ..
       r0_0 = fma(vec4<f32>(x0.x), y0, r0_0);
-      r0_1 = fma(vec4<f32>(x0.x), y1, r0_1);
       r1_0 = fma(vec4<f32>(x0.y), y0, r1_0);
-      r1_1 = fma(vec4<f32>(x0.y), y1, r1_1);
       r2_0 = fma(vec4<f32>(x0.z), y0, r2_0);
-      r2_1 = fma(vec4<f32>(x0.z), y1, r2_1);
       r3_0 = fma(vec4<f32>(x0.w), y0, r3_0);
-      r3_1 = fma(vec4<f32>(x0.w), y1, r3_1);
       r4_0 = fma(vec4<f32>(x1.x), y0, r4_0);
-      r4_1 = fma(vec4<f32>(x1.x), y1, r4_1);
       r5_0 = fma(vec4<f32>(x1.y), y0, r5_0);
-      r5_1 = fma(vec4<f32>(x1.y), y1, r5_1);
       r6_0 = fma(vec4<f32>(x1.z), y0, r6_0);
-      r6_1 = fma(vec4<f32>(x1.z), y1, r6_1);
       r7_0 = fma(vec4<f32>(x1.w), y0, r7_0);
-      r7_1 = fma(vec4<f32>(x1.w), y1, r7_1);
+      if (WIDE_N) {
+        let y1 = tile_b[kk * ROW + 16u + lid.x]; // columns 64 + 4 lx ..
+        r0_1 = fma(vec4<f32>(x0.x), y1, r0_1);
+        r1_1 = fma(vec4<f32>(x0.y), y1, r1_1);
+        r2_1 = fma(vec4<f32>(x0.z), y1, r2_1);
+        r3_1 = fma(vec4<f32>(x0.w), y1, r3_1);
+        r4_1 = fma(vec4<f32>(x1.x), y1, r4_1);
+        r5_1 = fma(vec4<f32>(x1.y), y1, r5_1);
+        r6_1 = fma(vec4<f32>(x1.z), y1, r6_1);
+        r7_1 = fma(vec4<f32>(x1.w), y1, r7_1);
+      }
     }
     workgroupBarrier();
   }
@@ -194,19 +301,51 @@ fn bmm(@builtin(workgroup_id) wid: vec3<u32>,
   let m = m0 + 4u * lid.y;
   let n = n0 + 4u * lid.x;
   store4(c0, m, n, r0_0);
-  store4(c0, m, n + 64u, r0_1);
   store4(c0, m + 1u, n, r1_0);
-  store4(c0, m + 1u, n + 64u, r1_1);
   store4(c0, m + 2u, n, r2_0);
-  store4(c0, m + 2u, n + 64u, r2_1);
   store4(c0, m + 3u, n, r3_0);
-  store4(c0, m + 3u, n + 64u, r3_1);
   store4(c0, m + 64u, n, r4_0);
-  store4(c0, m + 64u, n + 64u, r4_1);
   store4(c0, m + 65u, n, r5_0);
-  store4(c0, m + 65u, n + 64u, r5_1);
   store4(c0, m + 66u, n, r6_0);
-  store4(c0, m + 66u, n + 64u, r6_1);
   store4(c0, m + 67u, n, r7_0);
-  store4(c0, m + 67u, n + 64u, r7_1);
+  if (WIDE_N) {
+    store4(c0, m, n + 64u, r0_1);
+    store4(c0, m + 1u, n + 64u, r1_1);
+    store4(c0, m + 2u, n + 64u, r2_1);
+    store4(c0, m + 3u, n + 64u, r3_1);
+    store4(c0, m + 64u, n + 64u, r4_1);
+    store4(c0, m + 65u, n + 64u, r5_1);
+    store4(c0, m + 66u, n + 64u, r6_1);
+    store4(c0, m + 67u, n + 64u, r7_1);
+  }
+}
+
+// The sum of a product split over k (see bmmOps in bmm.ts): the slices A[s] (M, N), s < S = p.K,
+// dense and M * N apart, hold the partial products over consecutive ranges of k;
+//   C (M, N) (+)= alpha * (A[0] + A[1] + ... + A[S - 1]) [+ bias (N)]
+// summed in slice order (deterministic), C addressed through c_off, c_m and c_n.
+// Dispatch: grid(ceil(M * N / 256)).
+@compute @workgroup_size(256)
+fn bmm_slices(@builtin(global_invocation_id) gid: vec3<u32>,
+              @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  let mn = p.M * p.N;
+  if (i >= mn) {
+    return;
+  }
+  var s = 0.0;
+  for (var z = 0u; z < p.K; z++) {
+    s += a[z * mn + i];
+  }
+  let m = i / p.N;
+  let n = i % p.N;
+  var x = p.alpha * s;
+  if (HAS_BIAS) {
+    x += bias[n];
+  }
+  let idx = p.c_off + m * p.c_m + n * p.c_n;
+  if (ACCUMULATE) {
+    x += c[idx];
+  }
+  c[idx] = x;
 }

@@ -2,7 +2,8 @@ import { getGpu } from "../gpu/device.ts";
 import { createTensor } from "../gpu/kernel.ts";
 import { assertClose, readTensor, runOps } from "../gpu/testing.ts";
 import { Rng } from "../data/rng.ts";
-import { bmm, type BmmArgs, type Strided } from "./bmm.ts";
+import { assertEquals } from "../tests/_assert.ts";
+import { bmm, type BmmArgs, bmmOps, type Strided } from "./bmm.ts";
 
 /** CPU reference of the strided batched product, in float64, on host copies of the operands. */
 function reference(
@@ -62,7 +63,7 @@ async function check(
     b: { tensor: b, ...layout.b },
     c: { tensor: c, ...layout.c },
   };
-  await runOps(gpu, [bmm(gpu, args)]);
+  await runOps(gpu, bmmOps(gpu, args));
   const got = await readTensor(gpu, c);
   const want = reference(args, { a: ha, b: hb, c: hc, bias: hbias });
   if (mask?.compare) {
@@ -112,12 +113,68 @@ Deno.test("bmm: both k steps of the tiles give the same products", async () => {
   const rng = new Rng(10);
   const M = 150, N = 131, K = 45;
   for (const tileK of [8, 16] as const) {
-    await check(rng, { M, N, K, tileK, bias: true }, {
+    await check(rng, { M, N, K, tuning: { tileK }, bias: true }, {
       a: { row: K, col: 1 },
       b: { row: 1, col: K },
       c: { row: N, col: 1 },
     }, { a: M * K, b: K * N, c: M * N });
   }
+});
+
+Deno.test("bmm: every tuning (prefetch, 64- or 128-column blocks) gives the same products", async () => {
+  const gpu = await getGpu();
+  const rng = new Rng(11);
+  const M = 140, N = 75, K = 37; // nothing a multiple of the tiles or of the 4-value load groups
+  const tileKs = gpu.backend === "vulkan" ? [8, 16] as const : [8] as const;
+  for (const tileK of tileKs) {
+    for (const prefetch of [false, true]) {
+      for (const narrow of [0, 1 << 30]) {
+        for (const t of [false, true]) {
+          await check(rng, { M, N, K, tuning: { tileK, prefetch, narrow }, bias: !t }, {
+            a: t ? { row: 1, col: M } : { row: K, col: 1 },
+            b: t ? { row: 1, col: K } : { row: N, col: 1 },
+            c: { row: N, col: 1 },
+          }, { a: M * K, b: K * N, c: M * N });
+        }
+      }
+    }
+  }
+});
+
+Deno.test("bmm: a product split over k sums its slices into C", async () => {
+  const rng = new Rng(12);
+  // one block of C and K = 2048: split into 8 slices of 256 (4 with the narrow blocks' target)
+  const M = 70, N = 90, K = 2048;
+  for (const split of [4, 8]) {
+    for (const t of [false, true]) {
+      await check(rng, {
+        M,
+        N,
+        K,
+        tuning: { split },
+        bias: !t,
+        alpha: t ? 0.5 : 1,
+        accumulate: t,
+      }, {
+        a: t ? { row: 1, col: M } : { row: K, col: 1 },
+        b: t ? { row: 1, col: K } : { row: N, col: 1 },
+        c: t ? { off: 3, row: 1, col: M } : { row: N, col: 1 },
+      }, { a: M * K, b: K * N, c: 3 + M * N });
+    }
+  }
+  const gpu = await getGpu();
+  const dummy = createTensor(gpu, [K * N], "x");
+  const ops = bmmOps(gpu, {
+    a: { tensor: dummy, row: K, col: 1 },
+    b: { tensor: dummy, row: N, col: 1 },
+    c: { tensor: dummy, row: N, col: 1 },
+    M,
+    N,
+    K,
+    tuning: { split: 8 },
+  });
+  assertEquals(ops.map((o) => o.workgroups), [[1, 1, 8], [Math.ceil(M * N / 256), 1, 1]]);
+  dummy.buffer.destroy();
 });
 
 Deno.test("bmm: causal skips give the full product where it is used", async () => {

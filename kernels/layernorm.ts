@@ -2,21 +2,34 @@
  * LayerNorm over the last dimension (as GPT-2: eps = 1e-5, biased variance), forward and backward.
  *
  * On CPU adapters the per-row kernels run one invocation per row (no workgroup barriers, which are
- * slow there); on GPUs one workgroup per row with a reduction in workgroup memory.
+ * slow there); on GPUs one workgroup per row with a reduction in workgroup memory. The parameter
+ * gradients sum over the rows with one invocation per channel on CPU adapters, and in two passes
+ * (chunks of rows, then their sums in order) on GPUs.
  *
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
 import { createUniform } from "../gpu/device.ts";
-import { getKernel, grid, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
+import {
+  createTensor,
+  getKernel,
+  grid,
+  makeOp,
+  type Op,
+  params,
+  type Tensor,
+} from "../gpu/kernel.ts";
 import code from "./layernorm.wgsl" with { type: "text" };
+import { type ColumnSum, columnSumChunks } from "./matmul.ts";
 
 /** Workgroup size of the workgroup-per-row kernels (a power of two). */
 const WG_ROW = 128;
 /** Workgroup size of the invocation-per-row kernels (CPU adapters). */
 const WG_ROWS = 32;
-/** Workgroup size of the parameter-gradient kernel (one invocation per channel). */
+/** Workgroup size of the parameter-gradient kernels with one invocation per channel. */
 const WG_PARAMS = 64;
+/** Channels per workgroup of `layernorm_backward_params_partial`, as in the WGSL. */
+const CS_COLS = 64;
 /** Rows per parameter-gradient op: CPU adapters stop an invocation's loops after 65535 iterations. */
 const ROWS_PER_OP = 32768;
 
@@ -82,8 +95,10 @@ export function layernormForward(
  * LayerNorm backward. dinp (N, C) += the input gradient (accumulated: it is the residual
  * stream's gradient); dweight (C) += and dbias (C) +=. Inputs: dout (N, C), inp (N, C),
  * weight (C), and mean (N), rstd (N) from the forward pass. Ops: the input gradient (per row),
- * then the parameter gradients (one invocation per channel looping over the rows; one op per
- * 32768 rows).
+ * then the parameter gradients: with `columnSum: "serial"` (the default on CPU adapters) one
+ * invocation per channel looping over the rows, one op per 32768 rows; with `"two-pass"` (the
+ * default on GPUs) two ops, partial sums of chunks of rows into a scratch tensor (R, C, 2) of the
+ * op's own, then their sums in chunk order. Deterministic either way.
  */
 export function layernormBackward(
   gpu: Gpu,
@@ -98,6 +113,8 @@ export function layernormBackward(
     rstd: Tensor;
     N: number;
     C: number;
+    /** How the parameter gradients sum over the rows; by default as the adapter suits. */
+    columnSum?: ColumnSum;
   },
 ): Op[] {
   const { dinp, dweight, dbias, dout, inp, weight, mean, rstd, N, C } = args;
@@ -118,14 +135,39 @@ export function layernormBackward(
     bindings: ["write", "read", "read", "read", "read", "read", "uniform"],
     constants: { WG: plan.wg },
   });
+  const u = createUniform(gpu, params([N, C, 0, N]), "layernorm_backward.params");
+  const ops = [makeOp(gpu, dinpKernel, [dinp, dout, inp, weight, mean, rstd, u], plan.dispatch)];
+  if ((args.columnSum ?? (gpu.isCpu ? "serial" : "two-pass")) === "two-pass") {
+    const { rows, R } = columnSumChunks(N);
+    const partial = createTensor(gpu, [R, C, 2], "layernorm_backward.partial");
+    const partialKernel = getKernel(gpu, {
+      code,
+      entryPoint: "layernorm_backward_params_partial",
+      bindings: ["write", "read", "read", "read", "read", "uniform"],
+    });
+    const totalKernel = getKernel(gpu, {
+      code,
+      entryPoint: "layernorm_backward_params_total",
+      bindings: ["write", "write", "read", "uniform"],
+      constants: { WG: WG_PARAMS },
+    });
+    const u1 = createUniform(gpu, params([N, C, rows]), "layernorm_backward.partial.params");
+    const u2 = createUniform(gpu, params([R, C, rows]), "layernorm_backward.total.params");
+    ops.push(
+      makeOp(gpu, partialKernel, [partial, dout, inp, mean, rstd, u1], [
+        Math.ceil(C / CS_COLS),
+        R,
+      ]),
+      makeOp(gpu, totalKernel, [dweight, dbias, partial, u2], grid(gpu, Math.ceil(C / WG_PARAMS))),
+    );
+    return ops;
+  }
   const paramsKernel = getKernel(gpu, {
     code,
     entryPoint: "layernorm_backward_params",
     bindings: ["write", "write", "read", "read", "read", "read", "uniform"],
     constants: { WG: WG_PARAMS },
   });
-  const u = createUniform(gpu, params([N, C, 0, N]), "layernorm_backward.params");
-  const ops = [makeOp(gpu, dinpKernel, [dinp, dout, inp, weight, mean, rstd, u], plan.dispatch)];
   // The parameter gradients: one op per block of rows, each adding its sums in turn.
   for (let row0 = 0; row0 < N; row0 += ROWS_PER_OP) {
     const row1 = Math.min(N, row0 + ROWS_PER_OP);

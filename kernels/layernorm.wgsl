@@ -6,11 +6,13 @@
 //   where lanes of one SIMD vector take neighbouring rows.
 // - the others: one workgroup per row, a tree reduction in workgroup memory (GPUs).
 // The parameter gradients use one invocation per channel looping over the rows (coalesced across
-// channels, deterministic, no atomics).
+// channels, deterministic, no atomics) on CPU adapters; on GPUs two passes: partial sums over
+// chunks of rows by many workgroups, then one invocation per channel adding them up in order.
 //
 // CPU adapters (lavapipe, llvmpipe) silently stop a shader invocation's loops after 65535
 // iterations in all: every loop here is bounded by a few times C, or by the rows of one
-// parameter-gradient op (the launcher splits N into ops of at most 32768 rows).
+// parameter-gradient op (the launcher splits N into ops of at most 32768 rows), or by a quarter of
+// the rows of one chunk of the two-pass sums (at most 64 chunks: N up to about 16 million rows).
 
 override WG: u32 = 128; // power of two for the workgroup-per-row kernels
 
@@ -210,4 +212,75 @@ fn layernorm_backward_params(@builtin(global_invocation_id) gid: vec3<u32>) {
   }
   dweight_p[c] += dw;
   dbias_p[c] += db;
+}
+
+// ---- Backward, parameter gradients in two passes (GPUs) ---------------------------------------
+// The rows are cut into R chunks of pq.rows rows (a multiple of CS_LANES). Deterministic (fixed
+// order, no atomics), not bit-identical to layernorm_backward_params.
+// - layernorm_backward_params_partial: partial (R, C) = the (dweight, dbias) sums of each chunk.
+//   A workgroup takes CS_COLS neighbouring channels (coalesced loads) of one chunk with CS_LANES
+//   row lanes: lane l sums the chunk's rows l, l + CS_LANES, ... in order, and the lanes are
+//   combined in a fixed order through workgroup memory. Dispatch (ceil(C / CS_COLS), R).
+// - layernorm_backward_params_total: dweight (C) += and dbias (C) += the R partial sums of each
+//   channel in chunk order, one invocation per channel. Dispatch grid(ceil(C / WG)).
+const CS_COLS: u32 = 64u; // channels per workgroup of layernorm_backward_params_partial
+const CS_LANES: u32 = 4u; // row lanes per channel (the combination below is written for four)
+
+struct ChunkParams {
+  N: u32, // rows summed: N for the partial sums, R for the total
+  C: u32,
+  rows: u32, // rows per chunk (layernorm_backward_params_partial)
+}
+
+@group(0) @binding(0) var<storage, read_write> partial_q: array<vec2<f32>>; // (R, C): (dw, db)
+@group(0) @binding(1) var<storage, read> dout_q: array<f32>; // (N, C)
+@group(0) @binding(2) var<storage, read> inp_q: array<f32>; // (N, C)
+@group(0) @binding(3) var<storage, read> mean_q: array<f32>; // (N)
+@group(0) @binding(4) var<storage, read> rstd_q: array<f32>; // (N)
+@group(0) @binding(5) var<uniform> pq: ChunkParams;
+
+var<workgroup> lane_sums: array<vec2<f32>, CS_COLS * CS_LANES>; // [lane * CS_COLS + channel]
+
+@compute @workgroup_size(CS_COLS, CS_LANES)
+fn layernorm_backward_params_partial(@builtin(workgroup_id) wid: vec3<u32>,
+                                     @builtin(local_invocation_id) lid: vec3<u32>) {
+  let c = wid.x * CS_COLS + lid.x;
+  let C = pq.C;
+  let n0 = wid.y * pq.rows;
+  let n1 = min(pq.N, n0 + pq.rows);
+  var dw = 0.0;
+  var db = 0.0;
+  if (c < C) {
+    for (var n = n0 + lid.y; n < n1; n += CS_LANES) {
+      let i = n * C + c;
+      let d = dout_q[i];
+      dw += d * (inp_q[i] - mean_q[n]) * rstd_q[n];
+      db += d;
+    }
+  }
+  lane_sums[lid.y * CS_COLS + lid.x] = vec2<f32>(dw, db);
+  workgroupBarrier();
+  if (lid.y == 0u && c < C) {
+    partial_q[wid.y * C + c] = (lane_sums[lid.x] + lane_sums[CS_COLS + lid.x]) +
+      (lane_sums[2u * CS_COLS + lid.x] + lane_sums[3u * CS_COLS + lid.x]);
+  }
+}
+
+@group(0) @binding(0) var<storage, read_write> dweight_t: array<f32>; // (C)
+@group(0) @binding(1) var<storage, read_write> dbias_t: array<f32>; // (C)
+@group(0) @binding(2) var<storage, read> partial_t: array<vec2<f32>>; // (R, C)
+@group(0) @binding(3) var<uniform> pt: ChunkParams;
+
+@compute @workgroup_size(WG)
+fn layernorm_backward_params_total(@builtin(global_invocation_id) gid: vec3<u32>,
+                                   @builtin(num_workgroups) nwg: vec3<u32>) {
+  let c = gid.x + gid.y * nwg.x * WG;
+  let C = pt.C;
+  if (c >= C) { return; }
+  var s = vec2<f32>(0.0);
+  for (var r = 0u; r < pt.N; r++) {
+    s += partial_t[r * C + c];
+  }
+  dweight_t[c] += s.x;
+  dbias_t[c] += s.y;
 }

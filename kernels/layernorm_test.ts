@@ -124,3 +124,60 @@ Deno.test("layernorm launchers reject tensors too small for N and C", async () =
   }
   assert(threw);
 });
+
+// The parameter gradients in two passes (the default on GPUs), forced here: chunks of 128 rows
+// with a short last one, one chunk shorter than 128 rows, one row, and more channels than a
+// workgroup takes (C = 130). Run twice: dweight and dbias accumulate.
+for (const [N, C] of [[1000, 75], [50, 75], [1, 3], [300, 130]]) {
+  Deno.test(`layernorm two-pass parameter gradients match and accumulate (N=${N}, C=${C})`, async () => {
+    const gpu = await getGpu();
+    const rng = new Rng(N * 77 + C);
+    const x = rng.normalArray(N * C, 2, 0.5);
+    const w = rng.normalArray(C, 0.5, 1);
+    const dy = rng.normalArray(N * C);
+    const dweight0 = rng.normalArray(C);
+    const dbias0 = rng.normalArray(C);
+    const out = new Float32Array(N * C), mean = new Float32Array(N), rstd = new Float32Array(N);
+    ref.layernormForward(out, mean, rstd, x, w, new Float32Array(C), N, C);
+    const dinp = new Float32Array(N * C), dweight = dweight0.slice(), dbias = dbias0.slice();
+    ref.layernormBackward(dinp, dweight, dbias, dy, x, w, mean, rstd, N, C);
+    // Twice: the reference's sums added once more.
+    const dweight2 = dweight.map((v, c) => 2 * v - dweight0[c]);
+    const dbias2 = dbias.map((v, c) => 2 * v - dbias0[c]);
+    const t = {
+      inp: createTensor(gpu, [N, C], "inp", x),
+      weight: createTensor(gpu, [C], "weight", w),
+      mean: createTensor(gpu, [N], "mean", mean),
+      rstd: createTensor(gpu, [N], "rstd", rstd),
+      dout: createTensor(gpu, [N, C], "dout", dy),
+      dinp: createTensor(gpu, [N, C], "dinp"),
+      dweight: createTensor(gpu, [C], "dweight", dweight0),
+      dbias: createTensor(gpu, [C], "dbias", dbias0),
+    };
+    const ops = layernormBackward(gpu, { ...t, N, C, columnSum: "two-pass" });
+    assert(
+      ops.slice(1).map((op) => op.label).join() ===
+        "layernorm_backward_params_partial,layernorm_backward_params_total",
+      `ops: ${ops.map((op) => op.label)}`,
+    );
+    await runOps(gpu, [...ops, ...ops]);
+    const gtol = { atol: 1e-4 * Math.sqrt(N), rtol: 1e-4 };
+    assertClose(await readTensor(gpu, t.dweight), dweight2, { ...gtol, name: "dweight" });
+    assertClose(await readTensor(gpu, t.dbias), dbias2, { ...gtol, name: "dbias" });
+    // Twice the input gradient too (it accumulates as well).
+    assertClose(await readTensor(gpu, t.dinp), dinp.map((v) => 2 * v), { ...gtol, name: "dinp" });
+  });
+}
+
+Deno.test("layernorm parameter gradients: serial on CPU adapters, two passes on GPUs", async () => {
+  const gpu = await getGpu();
+  const a = createTensor(gpu, [40], "a"), b = createTensor(gpu, [10], "b");
+  const t = { dinp: a, dweight: b, dbias: b, dout: a, inp: a, weight: b, mean: b, rstd: b };
+  const labels = (g: Gpu) =>
+    layernormBackward(g, { ...t, N: 4, C: 10 }).slice(1).map((op) => op.label).join();
+  assert(labels({ ...gpu, isCpu: true }) === "layernorm_backward_params");
+  assert(
+    labels({ ...gpu, isCpu: false }) ===
+      "layernorm_backward_params_partial,layernorm_backward_params_total",
+  );
+});

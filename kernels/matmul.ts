@@ -17,9 +17,17 @@
  */
 import type { Gpu } from "../gpu/device.ts";
 import { createUniform } from "../gpu/device.ts";
-import { getKernel, grid, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
+import {
+  createTensor,
+  getKernel,
+  grid,
+  makeOp,
+  type Op,
+  params,
+  type Tensor,
+} from "../gpu/kernel.ts";
 import code from "./matmul.wgsl" with { type: "text" };
-import { bmm } from "./bmm.ts";
+import { bmmOps } from "./bmm.ts";
 
 /**
  * Which product kernel runs: register-tiled (CPU adapters; `"subgroup"` shares the loads of A over
@@ -193,7 +201,7 @@ export function gemmPasses(gpu: Gpu, args: GemmArgs): Op[] {
   const variant = args.variant ?? defaultVariant(gpu);
   if (variant === "wide") {
     // the batched strided product with one matrix: one op, any K
-    return [bmm(gpu, {
+    return bmmOps(gpu, {
       c: { tensor: c, row: N, col: 1 },
       a: args.transA ? { tensor: a, row: 1, col: M } : { tensor: a, row: K, col: 1 },
       b: args.transB ? { tensor: b, row: 1, col: K } : { tensor: b, row: N, col: 1 },
@@ -204,7 +212,7 @@ export function gemmPasses(gpu: Gpu, args: GemmArgs): Op[] {
       alpha: args.alpha,
       accumulate: args.accumulate,
       label,
-    })];
+    });
   }
   if (variant === "subgroup" && !hasSubgroupKernels(gpu)) {
     throw new RangeError(
@@ -307,9 +315,11 @@ export function matmulBackward(
     C: number;
     OC: number;
     variant?: MatmulVariant;
+    /** How dbias sums its columns; by default as {@linkcode biasBackwardOps} picks. */
+    columnSum?: ColumnSum;
   },
 ): Op[] {
-  const { dinp, dweight, dbias, dout, inp, weight, N, C, OC, variant } = args;
+  const { dinp, dweight, dbias, dout, inp, weight, N, C, OC, variant, columnSum } = args;
   const ops: Op[] = [];
   if (dinp) {
     ops.push(...gemmPasses(gpu, {
@@ -335,20 +345,66 @@ export function matmulBackward(
     variant,
     label: "matmul_backward.dweight",
   }));
-  if (dbias) ops.push(biasBackward(gpu, { dbias, dout, N, OC }));
+  if (dbias) ops.push(...biasBackwardOps(gpu, { dbias, dout, N, OC, columnSum }));
   return ops;
 }
 
-/** dbias (OC) += sum over the N rows of dout (N, OC). Deterministic (one ordered sum per column). */
-export function biasBackward(
-  gpu: Gpu,
-  args: { dbias: Tensor; dout: Tensor; N: number; OC: number },
-): Op {
+/**
+ * How a bias gradient sums its N rows: `"serial"`, one invocation per column looping over all
+ * rows (one op: the fast choice on CPU adapters), or `"two-pass"`, partial sums of chunks of rows
+ * by many workgroups, then one invocation per column adding them up in order (two ops: GPUs).
+ * Both are deterministic; their results differ in rounding.
+ */
+export type ColumnSum = "serial" | "two-pass";
+
+/** Arguments of {@linkcode biasBackward} and {@linkcode biasBackwardOps}. */
+export interface BiasBackwardArgs {
+  /** (OC), accumulated (+=). */
+  dbias: Tensor;
+  /** (N, OC). */
+  dout: Tensor;
+  N: number;
+  OC: number;
+  /** Which path runs ({@linkcode biasBackwardOps} only): `"serial"` on CPU adapters by default. */
+  columnSum?: ColumnSum;
+}
+
+/** Columns per workgroup and row lanes of `bias_backward_partial`, as in the WGSL. */
+const CS_COLS = 64;
+const CS_LANES = 4;
+/** Invocations per workgroup of `bias_backward_total`. */
+const CS_WG = 64;
+/** At most this many chunks of rows, each of at least CS_MIN_ROWS rows (the last may be short). */
+const CS_MAX_CHUNKS = 64;
+const CS_MIN_ROWS = 128;
+
+/**
+ * How {@linkcode biasBackwardOps} cuts N rows into chunks for its two-pass sums: `rows` per chunk
+ * (a multiple of 4, the row lanes of a workgroup) and the number of chunks `R`. Layer norm's
+ * parameter gradients cut their rows the same way.
+ */
+export function columnSumChunks(N: number): { rows: number; R: number } {
+  const target = Math.max(1, Math.min(CS_MAX_CHUNKS, Math.ceil(N / CS_MIN_ROWS)));
+  const rows = Math.ceil(Math.ceil(N / target) / CS_LANES) * CS_LANES;
+  return { rows, R: Math.ceil(N / rows) };
+}
+
+function checkBias(args: BiasBackwardArgs, label: string): void {
   const { dbias, dout, N, OC } = args;
-  const label = "matmul_backward.dbias";
   checkSizes(label, { N, OC });
   need(label, dbias, "dbias", OC);
   need(label, dout, "dout", N * OC);
+}
+
+/**
+ * dbias (OC) += sum over the N rows of dout (N, OC), as one op: the serial kernels, one ordered
+ * sum per column (four columns per invocation where CPU adapters can read vec4s). Deterministic.
+ * {@linkcode biasBackwardOps} is the launcher that picks the two-pass sums on GPUs.
+ */
+export function biasBackward(gpu: Gpu, args: BiasBackwardArgs): Op {
+  const { dbias, dout, N, OC } = args;
+  const label = "matmul_backward.dbias";
+  checkBias(args, label);
   // CPU adapters read dout as vec4s where they can (four columns per invocation).
   const vec4 = gpu.isCpu && OC % 4 === 0 && dout.offset % 16 === 0 && dout.length % 4 === 0;
   const kernel = getKernel(gpu, {
@@ -360,4 +416,37 @@ export function biasBackward(
   const u = createUniform(gpu, params([N, OC]), `${label}.params`);
   const columns = vec4 ? OC / 4 : OC;
   return makeOp(gpu, kernel, [dbias, dout, u], grid(gpu, Math.ceil(columns / WG)));
+}
+
+/**
+ * dbias (OC) += sum over the N rows of dout (N, OC). Deterministic, no atomics. On CPU adapters
+ * (or with `columnSum: "serial"`) one op, {@linkcode biasBackward}; on GPUs (or with
+ * `columnSum: "two-pass"`) two: partial sums of chunks of rows ({@linkcode columnSumChunks}) into
+ * a scratch tensor (R, OC) of the op's own, then dbias += their sum in chunk order.
+ */
+export function biasBackwardOps(gpu: Gpu, args: BiasBackwardArgs): Op[] {
+  const path = args.columnSum ?? (gpu.isCpu ? "serial" : "two-pass");
+  if (path === "serial") return [biasBackward(gpu, args)];
+  const { dbias, dout, N, OC } = args;
+  const label = "matmul_backward.dbias";
+  checkBias(args, label);
+  const { rows, R } = columnSumChunks(N);
+  const partial = createTensor(gpu, [R, OC], `${label}.partial`);
+  const partialKernel = getKernel(gpu, {
+    code: moduleCode(gpu),
+    entryPoint: "bias_backward_partial",
+    bindings: ["write", "read", "uniform"],
+  });
+  const totalKernel = getKernel(gpu, {
+    code: moduleCode(gpu),
+    entryPoint: "bias_backward_total",
+    bindings: ["write", "read", "uniform"],
+    constants: { WG: CS_WG },
+  });
+  const u1 = createUniform(gpu, params([N, OC, rows]), `${label}.partial.params`);
+  const u2 = createUniform(gpu, params([R, OC, rows]), `${label}.total.params`);
+  return [
+    makeOp(gpu, partialKernel, [partial, dout, u1], [Math.ceil(OC / CS_COLS), R]),
+    makeOp(gpu, totalKernel, [dbias, partial, u2], grid(gpu, Math.ceil(OC / CS_WG))),
+  ];
 }

@@ -843,6 +843,67 @@ fn bias_backward4(@builtin(global_invocation_id) gid: vec3<u32>,
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Bias gradient in two passes, for GPUs, where one invocation per column leaves most of the chip
+// idle (OC = 768: a few workgroups each looping over all N rows). The rows are cut into R chunks
+// of pc.rows rows each (a multiple of CS_LANES); the sums stay deterministic (fixed order, no
+// atomics) but are not bit-identical to bias_backward's.
+// - bias_backward_partial: partial (R, OC) = the sums of each chunk of rows. A workgroup takes
+//   CS_COLS neighbouring columns (coalesced loads) of one chunk with CS_LANES row lanes: lane l
+//   sums the chunk's rows l, l + CS_LANES, ... in order, and the lanes are combined in a fixed
+//   order through workgroup memory. Dispatch (ceil(OC / CS_COLS), R).
+// - bias_backward_total: dbias (OC) += the R partial sums of each column, in chunk order, one
+//   invocation per column. Dispatch grid(ceil(OC / WG)).
+
+const CS_COLS: u32 = 64u; // columns per workgroup of bias_backward_partial
+const CS_LANES: u32 = 4u; // row lanes per column (the combination below is written for four)
+
+struct ChunkParams {
+  N: u32, // rows summed: N for the partial sums, R for the total
+  OC: u32,
+  rows: u32, // rows per chunk (bias_backward_partial)
+}
+
+@group(0) @binding(0) var<storage, read_write> partial: array<f32>; // (R, OC)
+@group(0) @binding(2) var<uniform> pc: ChunkParams;
+
+var<workgroup> lane_sums: array<f32, CS_COLS * CS_LANES>; // [lane * CS_COLS + column]
+
+@compute @workgroup_size(CS_COLS, CS_LANES)
+fn bias_backward_partial(@builtin(workgroup_id) wid: vec3<u32>,
+                         @builtin(local_invocation_id) lid: vec3<u32>) {
+  let o = wid.x * CS_COLS + lid.x;
+  let r0 = wid.y * pc.rows;
+  let r1 = min(pc.N, r0 + pc.rows);
+  var s = 0.0;
+  if (o < pc.OC) {
+    for (var r = r0 + lid.y; r < r1; r += CS_LANES) {
+      s += dout[r * pc.OC + o];
+    }
+  }
+  lane_sums[lid.y * CS_COLS + lid.x] = s;
+  workgroupBarrier();
+  if (lid.y == 0u && o < pc.OC) {
+    partial[wid.y * pc.OC + o] = (lane_sums[lid.x] + lane_sums[CS_COLS + lid.x]) +
+      (lane_sums[2u * CS_COLS + lid.x] + lane_sums[3u * CS_COLS + lid.x]);
+  }
+}
+
+// Reads the partial sums (R, OC) through `dout` (binding 1), with pc.N = R.
+@compute @workgroup_size(WG)
+fn bias_backward_total(@builtin(global_invocation_id) gid: vec3<u32>,
+                       @builtin(num_workgroups) nwg: vec3<u32>) {
+  let o = gid.x + gid.y * nwg.x * WG;
+  if (o >= pc.OC) {
+    return;
+  }
+  var s = 0.0;
+  for (var r = 0u; r < pc.N; r++) {
+    s += dout[r * pc.OC + o];
+  }
+  dbias[o] += s;
+}
+
 // BEGIN subgroup kernels
 // ---------------------------------------------------------------------------------------------
 // Subgroup variants for CPU adapters whose subgroups are 8 wide (lavapipe on 256-bit SIMD). The

@@ -5,6 +5,9 @@ import { Rng } from "../data/rng.ts";
 import * as ref from "./_reference_matmul.ts";
 import {
   biasBackward,
+  biasBackwardOps,
+  type ColumnSum,
+  columnSumChunks,
   defaultVariant,
   gemm,
   gemmKernelName,
@@ -68,7 +71,7 @@ async function checkBackward(
   N: number,
   C: number,
   OC: number,
-  opts: { bias: boolean; dinp: boolean },
+  opts: { bias: boolean; dinp: boolean; columnSum?: ColumnSum },
 ) {
   const gpu = await getGpu();
   const rng = new Rng(N * 104729 + C * 17 + OC);
@@ -86,7 +89,19 @@ async function checkBackward(
   const dbias = opts.bias ? createTensor(gpu, [OC], "dbias", db0) : undefined;
   await runOps(
     gpu,
-    matmulBackward(gpu, { dinp, dweight, dbias, dout, inp, weight, N, C, OC, variant }),
+    matmulBackward(gpu, {
+      dinp,
+      dweight,
+      dbias,
+      dout,
+      inp,
+      weight,
+      N,
+      C,
+      OC,
+      variant,
+      columnSum: opts.columnSum,
+    }),
   );
   const dwRef = dw0.slice();
   const dbRef = db0.slice();
@@ -315,4 +330,78 @@ Deno.test("bias gradient: vec4 columns on CPU adapters, scalar otherwise", async
     await runOps(gpu, [op2]);
     assertClose(await readTensor(gpu, scalar), got, { name: "bit for bit", atol: 0, rtol: 0 });
   }
+});
+
+// Deterministic column sums: the two-pass bias gradient (the default on GPUs).
+
+Deno.test("bias gradient chunks: whole rows in multiples of four, at most 64 chunks", () => {
+  for (const N of [1, 3, 4, 5, 127, 128, 129, 1000, 8191, 8192, 65536, 100003]) {
+    const { rows, R } = columnSumChunks(N);
+    assertEquals(rows % 4, 0);
+    assertEquals(R >= 1 && R <= 64, true);
+    assertEquals(R * rows >= N && (R - 1) * rows < N, true); // every chunk holds rows
+  }
+  assertEquals(columnSumChunks(8192).R, 64);
+  assertEquals(columnSumChunks(100).R, 1);
+});
+
+Deno.test("bias gradient: the two-pass sums match the CPU reference and accumulate", async () => {
+  const gpu = await getGpu();
+  // Chunks of 128 rows with a short last one; one chunk shorter than 128 rows; one row; more
+  // columns than a workgroup takes (OC = 130: three workgroups of 64 columns, the last mostly idle).
+  for (const [N, OC] of [[1000, 75], [50, 75], [1, 3], [4099, 130]]) {
+    const rng = new Rng(N * 31 + OC);
+    const dy = rng.normalArray(N * OC);
+    const db0 = rng.normalArray(OC);
+    const dout = createTensor(gpu, [N, OC], "dout", dy);
+    const dbias = createTensor(gpu, [OC], "dbias", db0);
+    const ops = biasBackwardOps(gpu, { dbias, dout, N, OC, columnSum: "two-pass" });
+    assertEquals(ops.map((op) => op.label).join(), "bias_backward_partial,bias_backward_total");
+    // Twice: dbias += the sum each time.
+    await runOps(gpu, [...ops, ...ops]);
+    const sum = new Float32Array(OC);
+    for (let r = 0; r < N; r++) for (let o = 0; o < OC; o++) sum[o] += dy[r * OC + o];
+    const expected = db0.map((v, o) => v + 2 * sum[o]);
+    assertClose(await readTensor(gpu, dbias), expected, {
+      name: `dbias two-pass ${N}x${OC}`,
+      ...tol(2 * N),
+    });
+  }
+});
+
+Deno.test("bias gradient: serial on CPU adapters, two passes on GPUs, unless asked", async () => {
+  const gpu = await getGpu();
+  const dout = createTensor(gpu, [10, 8], "dout");
+  const dbias = createTensor(gpu, [8], "dbias");
+  const labels = (g: typeof gpu, columnSum?: ColumnSum) =>
+    biasBackwardOps(g, { dbias, dout, N: 10, OC: 8, columnSum }).map((op) => op.label).join();
+  const cpu = { ...gpu, isCpu: true }, other = { ...gpu, isCpu: false };
+  assertEquals(labels(cpu), "bias_backward4");
+  assertEquals(labels(other), "bias_backward_partial,bias_backward_total");
+  assertEquals(labels(other, "serial"), "bias_backward");
+  assertEquals(labels(cpu, "two-pass"), "bias_backward_partial,bias_backward_total");
+  // matmulBackward passes the choice on.
+  const weight = createTensor(gpu, [8, 3], "weight");
+  const inp = createTensor(gpu, [10, 3], "inp");
+  const dweight = createTensor(gpu, [8, 3], "dweight");
+  const ops = matmulBackward(cpu, {
+    dweight,
+    dbias,
+    dout,
+    inp,
+    weight,
+    N: 10,
+    C: 3,
+    OC: 8,
+    columnSum: "two-pass",
+  });
+  assertEquals(
+    ops.slice(-2).map((op) => op.label).join(),
+    "bias_backward_partial,bias_backward_total",
+  );
+});
+
+Deno.test("matmul backward with two-pass bias sums matches the CPU reference", async () => {
+  await checkBackward("reg", 1000, 29, 75, { bias: true, dinp: false, columnSum: "two-pass" });
+  await checkBackward("reg", 37, 29, 43, { bias: true, dinp: true, columnSum: "two-pass" });
 });

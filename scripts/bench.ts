@@ -26,11 +26,36 @@ import { Trainer } from "../model/trainer.ts";
 import { toHf } from "../model/checkpoint.ts";
 import { encodeSafetensors } from "../model/safetensors.ts";
 import { gpuVariant } from "../kernels/matmul.ts";
+import { BMM_SETTINGS, bmmTuning } from "../kernels/bmm.ts";
 import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
 
 const USAGE =
   "Usage: deno task bench [--gpt2] [--peers torch,jax,tfjs|all|none] [--json] [options]";
 /** The benchmark's model and batch: the small config (also used by scripts/profile.ts). */
+/** The `--gemm` flag of the benchmark and the profiler. */
+export const GEMM_FLAG = {
+  default: "default",
+  help: "GPU matrix-product kernel: wide (128x128 tiles, settings after colons: " +
+    "wide:nopf:bk8:nosplit:wide64, see scripts/bench_gemm.ts), tiled (64x64) or default",
+};
+
+/** Makes `spec` (a `--gemm` value) the GPU matrix-product kernel; throws a UsageError if unknown. */
+export function useGemm(spec: string): void {
+  if (spec === "default") return;
+  const [variant, ...settings] = spec.split(":");
+  const bad = settings.find((s) => !BMM_SETTINGS[s]);
+  if (
+    (variant !== "wide" && variant !== "tiled") || bad || (variant === "tiled" && settings.length)
+  ) {
+    throw new UsageError(
+      `--gemm: unknown kernel "${spec}"; use default, tiled, wide, or wide with settings ` +
+        `after colons (${Object.keys(BMM_SETTINGS).join(", ")})`,
+    );
+  }
+  gpuVariant.value = variant;
+  for (const s of settings) Object.assign(bmmTuning, BMM_SETTINGS[s]);
+}
+
 export const BENCH_MODEL_FLAGS = {
   vocab: { default: 512, help: "Vocabulary size", min: 2, int: true },
   layers: { default: 4, help: "Transformer blocks", min: 1, int: true },
@@ -62,11 +87,7 @@ function flagsFor(gpt2: boolean) {
       default: "torch",
       help: "Peers to run: torch, jax, tfjs (comma-separated), all, or none",
     },
-    gemm: {
-      default: "default",
-      help: "GPU matrix-product kernel: wide (128x128 tiles), tiled (64x64) or default",
-      choices: ["default", "wide", "tiled"],
-    },
+    gemm: GEMM_FLAG,
     python: {
       default: "",
       help: "Python with torch for the peer (default: /usr/bin/python3, then python3)",
@@ -137,7 +158,7 @@ if (import.meta.main) {
         throw new UsageError(`--peers: unknown peer "${p}"; use torch, jax, tfjs, all or none`);
       }
     }
-    if (f.gemm !== "default") gpuVariant.value = f.gemm as "wide" | "tiled";
+    useGemm(f.gemm);
     const config: GptConfig = {
       vocabSize: f.vocab,
       context: f.context,
@@ -307,7 +328,7 @@ if (import.meta.main) {
         config: { ...config, batch: B },
         adapter: gpu.name,
         backend: gpu.backend,
-        gemm: gpu.isCpu ? "cpu" : gpuVariant.value,
+        gemm: gpu.isCpu ? "cpu" : f.gemm === "default" ? gpuVariant.value : f.gemm,
         ours_tokens_per_s: round(ours, 1),
         ours_ms_per_step: round((seconds / f.steps) * 1000, 1),
         ours_gflops: round((ours * flopsPerToken) / 1e9, 2),

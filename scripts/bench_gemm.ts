@@ -4,6 +4,12 @@
  *
  *     deno run -A scripts/bench_gemm.ts                    # GPT-2 124M shapes, B*T = 8192 rows
  *     deno run -A scripts/bench_gemm.ts --rows 1024 --width 256 --vocab 512 --peak 0
+ *     deno run -A scripts/bench_gemm.ts --variants wide,wide:nopf,wide:bk8,wide:nosplit --probe
+ *
+ * A variant is a {@linkcode MatmulVariant}; `wide` takes settings of {@linkcode bmmTuning} after
+ * colons: `nopf` (no prefetch), `bk8` (k steps of 8), `nosplit` (no split over k), `wide64`
+ * (128-column blocks even for N <= 64). `--probe` first reports the rate of a kernel of fmas alone
+ * and of bmm's inner loop on operands already in workgroup memory: the ceilings of this toolchain.
  *
  * Each product is dispatched many times in one pass of one submit with one wait at the end (about
  * `--seconds` of work), after a warm-up; the best of `--rounds` rounds counts. `--peak` is the
@@ -14,18 +20,120 @@
  */
 import { getGpu } from "../gpu/device.ts";
 import { assertNoGpuErrors, createTensor, encodeOps, type Op } from "../gpu/kernel.ts";
-import { gemm, type GemmArgs, type MatmulVariant } from "../kernels/matmul.ts";
+import { type GemmArgs, gemmPasses, type MatmulVariant } from "../kernels/matmul.ts";
+import { BMM_SETTINGS, bmmTuning } from "../kernels/bmm.ts";
+import { getKernel, makeOp } from "../gpu/kernel.ts";
+import probeCode from "./probe.wgsl" with { type: "text" };
 import { parseFlags, runMain } from "../stages/_cli.ts";
 
 const FLAGS = {
   rows: { default: 8192, help: "Rows of the activations (batch x context)", min: 1, int: true },
   width: { default: 768, help: "Channels C", min: 1, int: true },
   vocab: { default: 50257, help: "Vocabulary (the LM head's outputs)", min: 1, int: true },
-  variants: { default: "wide,tiled", help: "Kernels to time (comma-separated)" },
+  variants: { default: "wide,tiled", help: "Kernels to time (comma-separated, see above)" },
+  probe: { default: false, help: "Report the fma and inner-loop ceilings first" },
   peak: { default: 66.9, help: "float32 peak in TFLOP/s (0: do not report a fraction)", min: 0 },
   seconds: { default: 0.3, help: "Work per round, in seconds", min: 0.01 },
   rounds: { default: 3, help: "Rounds per product (the best counts)", min: 1, int: true },
 };
+
+function randomFill(n: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) >>> 0;
+    a[i] = (s / 2 ** 32 - 0.5) * 0.1;
+  }
+  return a;
+}
+
+/** A variant name with its bmm settings (`wide:nopf:bk8`); throws on an unknown one. */
+function parseVariant(spec: string): { variant: MatmulVariant; tuning: Partial<typeof bmmTuning> } {
+  const [variant, ...settings] = spec.split(":");
+  const known: string[] = ["wide", "tiled", "reg", "subgroup"];
+  if (!known.includes(variant)) {
+    throw new Error(`Unknown variant "${variant}" in --variants: use one of ${known.join(", ")}`);
+  }
+  const tuning: Partial<typeof bmmTuning> = {};
+  for (const s of settings) {
+    if (!BMM_SETTINGS[s] || variant !== "wide") {
+      throw new Error(
+        `Unknown setting "${s}" of variant ${variant} in --variants: wide takes ${
+          Object.keys(BMM_SETTINGS).join(", ")
+        }`,
+      );
+    }
+    Object.assign(tuning, BMM_SETTINGS[s]);
+  }
+  return { variant: variant as MatmulVariant, tuning };
+}
+
+/** Builds ops with the variant (and bmm settings) of `spec`, restoring the settings after. */
+function withVariant(spec: string, build: (variant: MatmulVariant) => Op[]): Op[] {
+  const { variant, tuning } = parseVariant(spec);
+  const saved = { ...bmmTuning };
+  Object.assign(bmmTuning, tuning);
+  try {
+    return build(variant);
+  } finally {
+    Object.assign(bmmTuning, saved);
+  }
+}
+
+/** The fma and bmm inner-loop ceilings (see scripts/probe.wgsl). */
+async function probe(gpu: Awaited<ReturnType<typeof getGpu>>, peak: number): Promise<void> {
+  const ITERS = 4096;
+  const groups = gpu.isCpu ? 16 : 4096; // 1M invocations on GPUs
+  const out = createTensor(gpu, [groups * 256], "probe.out");
+  for (
+    const [entryPoint, flopPerIter] of [["fma_peak", 128], ["lds_peak", 128], [
+      "lds_peak_u4",
+      128,
+    ]] as const
+  ) {
+    const kernel = getKernel(gpu, {
+      code: probeCode,
+      entryPoint,
+      bindings: ["write"],
+      constants: { ITERS },
+    });
+    const op = makeOp(gpu, kernel, [out], entryPoint === "fma_peak" ? [groups] : [64, 64]);
+    const seconds = await timeOps(gpu, [op], 0.2, 3);
+    const rate = groups * 256 * ITERS * flopPerIter / seconds / 1e9;
+    console.log(
+      `probe ${entryPoint}: ${rate.toFixed(0)} GFLOP/s${
+        peak ? ` (${(rate / 1e3 / peak).toFixed(2)} of peak)` : ""
+      }`,
+    );
+  }
+  out.buffer.destroy();
+}
+
+/** Seconds per run of `ops`, the best of `rounds` rounds of about `seconds` each. */
+async function timeOps(
+  gpu: Awaited<ReturnType<typeof getGpu>>,
+  ops: Op[],
+  seconds: number,
+  rounds: number,
+): Promise<number> {
+  const run = async (n: number) => {
+    const enc = gpu.device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    for (let i = 0; i < n; i++) encodeOps(pass, ops);
+    pass.end();
+    const t0 = performance.now();
+    gpu.device.queue.submit([enc.finish()]);
+    await gpu.device.queue.onSubmittedWorkDone();
+    return (performance.now() - t0) / 1000;
+  };
+  await assertNoGpuErrors();
+  const first = await run(1); // compile, warm up, and a first estimate
+  await assertNoGpuErrors();
+  const reps = Math.max(1, Math.min(1000, Math.round(seconds / Math.max(first, 1e-6))));
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) best = Math.min(best, (await run(reps)) / reps);
+  return best;
+}
 
 if (import.meta.main) {
   await runMain(async () => {
@@ -41,8 +149,10 @@ if (import.meta.main) {
       ["fc proj", 4 * C, C],
       ["lm head", C, V],
     ];
-    const variants = f.variants.split(",").map((s) => s.trim()) as MatmulVariant[];
+    const variants = f.variants.split(",").map((s) => s.trim());
+    for (const v of variants) parseVariant(v);
     console.log(`adapter ${gpu.name} (${gpu.backend}); rows ${N}, width ${C}, vocab ${V}`);
+    if (f.probe) await probe(gpu, f.peak);
     console.log(
       `${"product".padEnd(26)} ${variants.map((v) => `${v} GFLOP/s`.padStart(16)).join(" ")}${
         f.peak ? "  (fraction of peak)" : ""
@@ -62,8 +172,8 @@ if (import.meta.main) {
         const flop = 2 * args.M * args.N * args.K;
         const cells: string[] = [];
         for (const variant of variants) {
-          const op = gemm(gpu, { ...args, variant, label });
-          const seconds = await timeOp(gpu, op, f.seconds, f.rounds);
+          const ops = withVariant(variant, (v) => gemmPasses(gpu, { ...args, variant: v, label }));
+          const seconds = await timeOps(gpu, ops, f.seconds, f.rounds);
           const rate = flop / seconds / 1e9;
           const t = totals.get(variant) ?? { flop: 0, seconds: 0 };
           totals.set(variant, { flop: t.flop + flop, seconds: t.seconds + seconds });
@@ -87,41 +197,7 @@ if (import.meta.main) {
         .padStart(16);
     });
     console.log(`${"all, time-weighted".padEnd(26)} ${all.join(" ")}`);
+    const rate = (v: string) => totals.get(v)!.flop / totals.get(v)!.seconds;
+    console.log(`best ${variants.reduce((x, y) => rate(y) > rate(x) ? y : x)}`);
   });
-}
-
-function randomFill(n: number): Float32Array {
-  const a = new Float32Array(n);
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    a[i] = (s / 2 ** 32 - 0.5) * 0.1;
-  }
-  return a;
-}
-
-/** Seconds per run of `op`, the best of `rounds` rounds of about `seconds` each. */
-async function timeOp(
-  gpu: Awaited<ReturnType<typeof getGpu>>,
-  op: Op,
-  seconds: number,
-  rounds: number,
-): Promise<number> {
-  const run = async (n: number) => {
-    const enc = gpu.device.createCommandEncoder();
-    const pass = enc.beginComputePass();
-    for (let i = 0; i < n; i++) encodeOps(pass, [op]);
-    pass.end();
-    const t0 = performance.now();
-    gpu.device.queue.submit([enc.finish()]);
-    await gpu.device.queue.onSubmittedWorkDone();
-    return (performance.now() - t0) / 1000;
-  };
-  await assertNoGpuErrors();
-  const first = await run(1); // compile, warm up, and a first estimate
-  await assertNoGpuErrors();
-  const reps = Math.max(1, Math.min(1000, Math.round(seconds / Math.max(first, 1e-6))));
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) best = Math.min(best, (await run(reps)) / reps);
-  return best;
 }

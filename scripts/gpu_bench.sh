@@ -2,12 +2,15 @@
 # Every GPU check in one run (at most about 8 minutes), on a machine with an NVIDIA GPU, PyTorch
 # with CUDA and no network:
 #   1. the adapter, its limits and features;
-#   2. the kernel tests and the PyTorch-reference model tests, on the GPU's own kernel variants;
-#   3. matrix-product GFLOP/s on the GPT-2 124M shapes, as a fraction of the float32 peak;
-#   4. `deno task bench` on the small config and on GPT-2 124M (batch 8 x context 1024) against
-#      PyTorch on the same GPU (float32 with TF32 off, and bfloat16 autocast for context), with
-#      each of our two GPU matrix-product kernels;
-#   5. where the time of a GPT-2 124M step goes (scripts/profile.ts).
+#   2. matrix-product GFLOP/s on the GPT-2 124M shapes, as a fraction of the float32 peak, for
+#      each kernel variant and setting, after the fma and inner-loop ceilings of the toolchain; the
+#      fastest variant over these products is used for the rest of the run;
+#   3. `deno task bench` on GPT-2 124M (batch 8 x context 1024) against PyTorch on the same GPU
+#      (float32 with TF32 off, and bfloat16 autocast for context);
+#   4. where the time of a GPT-2 124M step goes (scripts/profile.ts);
+#   5. `deno task bench` on the small config;
+#   6. the kernel tests and the PyTorch-reference model tests, on the GPU's own kernel variants
+#      (last: if time runs out, the measurements are already there).
 #
 # Needs Deno, the npm packages of deno.json (node_modules), the Vulkan loader and, for NVIDIA's
 # Vulkan driver on a machine without a display, the GLVND libraries: on a Debian machine with
@@ -34,7 +37,7 @@ else
   gemm_sizes=()
   gpt2=(--gpt2 --steps 6 --warmup 1)
   tests=(kernels/ model/trainer_test.ts tests/gpt_reference_test.ts)
-  profile=(--vocab 50257 --layers 12 --heads 12 --width 768 --context 1024 --batch 8 --repeat 3)
+  profile=(--vocab 50257 --layers 12 --heads 12 --width 768 --context 1024 --batch 8 --repeat 2)
 fi
 
 step() { echo; echo "=== $1 ($(date +%T))"; }
@@ -62,11 +65,12 @@ if ! deno eval 'if (!(await navigator.gpu.requestAdapter())) Deno.exit(1);' >/de
   exit 1
 fi
 
-step "tests on the GPU"
-run 150 tests.log deno test -A --no-check "${tests[@]}"
-
 step "matrix products, GPT-2 124M shapes"
-run 100 gemm.log deno run -A scripts/bench_gemm.ts "${gemm_sizes[@]}" --peak "$peak" --seconds 0.15 --rounds 2
+run 150 gemm.log deno run -A scripts/bench_gemm.ts "${gemm_sizes[@]}" --peak "$peak" --seconds 0.1 \
+  --rounds 2 --probe --variants "${VARIANTS:-wide,wide:nopf,wide:bk8,wide:nosplit,tiled}"
+best=$(sed -n 's/^best //p' "$out/gemm.log" | tail -n 1)
+best=${best:-default}
+echo "gpu_bench: the fastest kernel over these products: $best" | tee -a "$out/gemm.log"
 "$py" - <<'EOF' 2>&1 | tee -a "$out/gemm.log"
 import sys, time, torch
 if not torch.cuda.is_available():
@@ -81,21 +85,21 @@ for (m, n, k) in [(8192, 2304, 768), (8192, 3072, 768), (8192, 768, 3072), (8192
     print(f"torch fp32 (no TF32) {m}x{n}x{k}: {2*m*n*k/s/1e9:.0f} GFLOP/s")
 EOF
 
-step "bench: small config"
-run 90 bench_small.json deno run -A scripts/bench.ts --json --steps 20
-step "bench: GPT-2 124M, wide tiles"
-run 200 bench_gpt2_wide.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --gemm wide
-step "bench: GPT-2 124M, 64x64 tiles (ours only)"
-run 120 bench_gpt2_tiled.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --gemm tiled --peers none
+step "bench: GPT-2 124M, $best"
+run 200 bench_gpt2.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --gemm "$best"
+step "where the time of a GPT-2 124M step goes (each op timed alone), $best"
+run 100 profile.log deno run -A scripts/profile.ts "${profile[@]}" --gemm "$best"
+step "bench: small config, $best"
+run 90 bench_small.json deno run -A scripts/bench.ts --json --steps 20 --gemm "$best"
 
-step "where the time of a GPT-2 124M step goes (each op timed alone)"
-run 90 profile.log deno run -A scripts/profile.ts "${profile[@]}"
+step "tests on the GPU"
+run 150 tests.log deno test -A --no-check "${tests[@]}"
 
 step "summary"
 "$py" - "$out" <<'EOF'
 import json, os, sys
 out = sys.argv[1]
-for name in ("bench_small", "bench_gpt2_wide", "bench_gpt2_tiled"):
+for name in ("bench_gpt2", "bench_small"):
     path = os.path.join(out, name + ".json")
     text = open(path).read() if os.path.exists(path) else ""
     lines = [line for line in text.splitlines() if line.startswith("{")]
@@ -115,4 +119,4 @@ for name in ("bench_small", "bench_gpt2_wide", "bench_gpt2_tiled"):
         print("   note:", m)
 EOF
 grep -E "passed|failed" "$out/tests.log" | tail -n 1
-grep -E "^all, time-weighted|^torch fp32" "$out/gemm.log"
+grep -E "^probe|^all, time-weighted|^best|^torch fp32" "$out/gemm.log"

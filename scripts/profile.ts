@@ -14,16 +14,18 @@ import { cpuSeconds } from "../gpu/testing.ts";
 import { Gpt } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { parseFlags, runMain } from "../stages/_cli.ts";
-import { BENCH_MODEL_FLAGS } from "./bench.ts";
+import { BENCH_MODEL_FLAGS, GEMM_FLAG, useGemm } from "./bench.ts";
 
 const FLAGS = {
   ...BENCH_MODEL_FLAGS,
   repeat: { default: 3, help: "Times each op runs", min: 1, int: true },
+  gemm: GEMM_FLAG,
 };
 
 if (import.meta.main) {
   await runMain(async () => {
     const f = parseFlags(Deno.args, FLAGS, "Usage: deno run -A scripts/profile.ts [options]");
+    useGemm(f.gemm);
     const gpu = await getGpu();
     const gpt = Gpt.create(gpu, {
       vocabSize: f.vocab,

@@ -7,7 +7,8 @@ import { refusal, runScript } from "./_run.ts";
 Deno.test("bench: bad flags get one line naming the flag, exit 2", async () => {
   const rows: [string[], RegExp][] = [
     [["--peers", "bogus"], /--peers: unknown peer "bogus"/],
-    [["--gemm", "huge"], /--gemm must be one of default, wide, tiled/],
+    [["--gemm", "huge"], /--gemm: unknown kernel "huge"/],
+    [["--gemm", "wide:bogus"], /--gemm: unknown kernel "wide:bogus"/],
     [["--torch-device", "tpu"], /--torch-device must be one of auto, cpu, cuda/],
     [["--steps", "0"], /--steps/],
   ];
