@@ -36,7 +36,8 @@ if [ "${QUICK:-0}" = 1 ]; then
 else
   gemm_sizes=()
   gpt2=(--gpt2 --steps 6 --warmup 1)
-  tests=(kernels/ model/trainer_test.ts tests/gpt_reference_test.ts)
+  tests=(kernels/bmm_test.ts kernels/matmul_test.ts kernels/layernorm_test.ts kernels/attention_test.ts
+    model/trainer_test.ts tests/gpt_reference_test.ts)
   profile=(--vocab 50257 --layers 12 --heads 12 --width 768 --context 1024 --batch 8 --repeat 2)
 fi
 
