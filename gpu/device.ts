@@ -98,6 +98,8 @@ async function createGpu(): Promise<Gpu> {
   const hasF16 = adapter.features.has("shader-f16");
   const requiredFeatures: GPUFeatureName[] = [];
   if (hasF16) requiredFeatures.push("shader-f16");
+  // GPU-side timing of single ops (scripts/profile.ts), where the adapter has it
+  if (adapter.features.has("timestamp-query")) requiredFeatures.push("timestamp-query");
   // Lavapipe grants `subgroups` without listing it in adapter.features: ask, and fall back.
   let device: GPUDevice;
   try {

@@ -6,8 +6,8 @@
  * Kernel variants: `"reg"` (register tiling, no workgroup memory or barriers: the fast one on CPU
  * adapters such as lavapipe; it reads the operands as vec4s where the shape allows, and falls back
  * to scalar loads elsewhere), `"scalar"` (the register-tiled kernel with scalar loads only, for
- * tests and benchmarks), `"tiled"` (64 x 64 workgroup-memory tiles: for GPUs) and `"wide"` (the
- * 128 x 128 tiles of kernels/bmm.wgsl: for GPUs). `"subgroup"` runs the vec4 kernels' versions
+ * tests and benchmarks), `"wide"` (the 128 x 128 tiles of kernels/bmm.wgsl: the default on GPUs)
+ * and `"tiled"` (64 x 64 workgroup-memory tiles: the GPUs' first kernel). `"subgroup"` runs the vec4 kernels' versions
  * that share the rows of A over a subgroup's lanes: the default on CPU adapters with 8-wide
  * subgroups (lavapipe), where it is about twice as fast as `"reg"` (see
  * {@linkcode hasSubgroupKernels}). The default follows `gpu.isCpu` (and {@linkcode gpuVariant}
@@ -57,11 +57,12 @@ const TS_TM = 4 * 16, TS_TN = 4 * 2; // gemm_tn_sg
 const MAX_LOOP = 16384;
 
 /**
- * The variant GPUs use when none is asked for: `"tiled"` (64 x 64 blocks per workgroup; 2.7
- * TFLOP/s on an H200, against 1.9 for the first version of `"wide"`, see docs/performance.md) or
- * `"wide"` (kernels/bmm.wgsl, 128 x 128). `deno task bench --gemm` switches it.
+ * The variant GPUs use when none is asked for: `"wide"` (kernels/bmm.wgsl: 128 x 128 blocks, split
+ * over k where C has few blocks; 11-26 TFLOP/s on the products of a GPT-2 124M step on an H200)
+ * or `"tiled"` (64 x 64 blocks; 2-3 TFLOP/s there). See docs/performance.md;
+ * `deno task bench --gemm` switches it.
  */
-export const gpuVariant: { value: "tiled" | "wide" } = { value: "tiled" };
+export const gpuVariant: { value: "tiled" | "wide" } = { value: "wide" };
 
 /** The WGSL without its subgroup kernels, for devices that cannot compile them. */
 const codeWithoutSubgroups = code.replace(

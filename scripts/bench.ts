@@ -36,7 +36,7 @@ const USAGE =
 export const GEMM_FLAG = {
   default: "default",
   help: "GPU matrix-product kernel: wide (128x128 tiles, settings after colons: " +
-    "wide:nopf:bk8:nosplit:wide64, see scripts/bench_gemm.ts), tiled (64x64) or default",
+    "wide:nopf:bk16:nosplit:cols128:cols64, see scripts/bench_gemm.ts), tiled (64x64) or default",
 };
 
 /** Makes `spec` (a `--gemm` value) the GPU matrix-product kernel; throws a UsageError if unknown. */

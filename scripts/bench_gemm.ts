@@ -4,17 +4,19 @@
  *
  *     deno run -A scripts/bench_gemm.ts                    # GPT-2 124M shapes, B*T = 8192 rows
  *     deno run -A scripts/bench_gemm.ts --rows 1024 --width 256 --vocab 512 --peak 0
- *     deno run -A scripts/bench_gemm.ts --variants wide,wide:nopf,wide:bk8,wide:nosplit --probe
+ *     deno run -A scripts/bench_gemm.ts --variants wide,wide:nopf,wide:bk16,wide:nosplit --probe
  *
  * A variant is a {@linkcode MatmulVariant}; `wide` takes settings of {@linkcode bmmTuning} after
- * colons: `nopf` (no prefetch), `bk8` (k steps of 8), `nosplit` (no split over k), `wide64`
- * (128-column blocks even for N <= 64). `--probe` first reports the rate of a kernel of fmas alone
- * and of bmm's inner loop on operands already in workgroup memory: the ceilings of this toolchain.
+ * colons: `nopf` (no prefetch), `bk16` (k steps of 16), `nosplit` (no split over k), `cols128`
+ * (128-column blocks even for N <= 64), `cols64` (64-column blocks up to N = 1024). `--probe`
+ * first reports the rate of a kernel of fmas alone and of bmm's inner loop on operands already in
+ * workgroup memory: the ceilings of this toolchain.
  *
  * Each product is dispatched many times in one pass of one submit with one wait at the end (about
- * `--seconds` of work), after a warm-up; the best of `--rounds` rounds counts. `--peak` is the
- * adapter's float32 rate in TFLOP/s (default 66.9: an H100 SXM without tensor cores); 0 leaves the
- * fraction out.
+ * `--seconds` of work), after a warm-up; the best of `--rounds` rounds counts, the variants taking
+ * turns within each round. `--peak` is the adapter's float32 rate in TFLOP/s (default 66.9: an H100
+ * SXM without tensor cores); 0 leaves the fraction out. The last line names the fastest variant
+ * over all the products (time-weighted).
  *
  * @module
  */
@@ -47,7 +49,7 @@ function randomFill(n: number): Float32Array {
   return a;
 }
 
-/** A variant name with its bmm settings (`wide:nopf:bk8`); throws on an unknown one. */
+/** A variant name with its bmm settings (`wide:nopf:bk16`); throws on an unknown one. */
 function parseVariant(spec: string): { variant: MatmulVariant; tuning: Partial<typeof bmmTuning> } {
   const [variant, ...settings] = spec.split(":");
   const known: string[] = ["wide", "tiled", "reg", "subgroup"];
@@ -98,7 +100,7 @@ async function probe(gpu: Awaited<ReturnType<typeof getGpu>>, peak: number): Pro
       constants: { ITERS },
     });
     const op = makeOp(gpu, kernel, [out], entryPoint === "fma_peak" ? [groups] : [64, 64]);
-    const seconds = await timeOps(gpu, [op], 0.2, 3);
+    const [seconds] = await timeOps(gpu, [[op]], 0.2, 3);
     const rate = groups * 256 * ITERS * flopPerIter / seconds / 1e9;
     console.log(
       `probe ${entryPoint}: ${rate.toFixed(0)} GFLOP/s${
@@ -109,14 +111,18 @@ async function probe(gpu: Awaited<ReturnType<typeof getGpu>>, peak: number): Pro
   out.buffer.destroy();
 }
 
-/** Seconds per run of `ops`, the best of `rounds` rounds of about `seconds` each. */
+/**
+ * Seconds per run of each list of ops, the best of `rounds` rounds of about `seconds` each. The
+ * lists take turns within every round, so that a slow start of the GPU or of a buffer (the first
+ * touch of a large output) does not fall on whichever is timed first.
+ */
 async function timeOps(
   gpu: Awaited<ReturnType<typeof getGpu>>,
-  ops: Op[],
+  opLists: Op[][],
   seconds: number,
   rounds: number,
-): Promise<number> {
-  const run = async (n: number) => {
+): Promise<number[]> {
+  const run = async (ops: Op[], n: number) => {
     const enc = gpu.device.createCommandEncoder();
     const pass = enc.beginComputePass();
     for (let i = 0; i < n; i++) encodeOps(pass, ops);
@@ -127,11 +133,19 @@ async function timeOps(
     return (performance.now() - t0) / 1000;
   };
   await assertNoGpuErrors();
-  const first = await run(1); // compile, warm up, and a first estimate
+  const reps: number[] = [];
+  for (const ops of opLists) {
+    await run(ops, 1); // compile and warm up
+    const first = await run(ops, 1); // a first estimate
+    reps.push(Math.max(1, Math.min(1000, Math.round(seconds / Math.max(first, 1e-6)))));
+  }
   await assertNoGpuErrors();
-  const reps = Math.max(1, Math.min(1000, Math.round(seconds / Math.max(first, 1e-6))));
-  let best = Infinity;
-  for (let r = 0; r < rounds; r++) best = Math.min(best, (await run(reps)) / reps);
+  const best = opLists.map(() => Infinity);
+  for (let r = 0; r < rounds; r++) {
+    for (const [i, ops] of opLists.entries()) {
+      best[i] = Math.min(best[i], (await run(ops, reps[i])) / reps[i]);
+    }
+  }
   return best;
 }
 
@@ -171,9 +185,12 @@ if (import.meta.main) {
       for (const [label, args] of products) {
         const flop = 2 * args.M * args.N * args.K;
         const cells: string[] = [];
-        for (const variant of variants) {
-          const ops = withVariant(variant, (v) => gemmPasses(gpu, { ...args, variant: v, label }));
-          const seconds = await timeOps(gpu, ops, f.seconds, f.rounds);
+        const opLists = variants.map((variant) =>
+          withVariant(variant, (v) => gemmPasses(gpu, { ...args, variant: v, label }))
+        );
+        const times = await timeOps(gpu, opLists, f.seconds, f.rounds);
+        for (const [i, variant] of variants.entries()) {
+          const seconds = times[i];
           const rate = flop / seconds / 1e9;
           const t = totals.get(variant) ?? { flop: 0, seconds: 0 };
           totals.set(variant, { flop: t.flop + flop, seconds: t.seconds + seconds });

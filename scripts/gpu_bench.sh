@@ -3,11 +3,11 @@
 # with CUDA and no network:
 #   1. the adapter, its limits and features;
 #   2. matrix-product GFLOP/s on the GPT-2 124M shapes, as a fraction of the float32 peak, for
-#      each kernel variant and setting, after the fma and inner-loop ceilings of the toolchain; the
-#      fastest variant over these products is used for the rest of the run;
+#      each kernel variant and setting, after the fma and inner-loop ceilings of the toolchain;
 #   3. `deno task bench` on GPT-2 124M (batch 8 x context 1024) against PyTorch on the same GPU
-#      (float32 with TF32 off, and bfloat16 autocast for context);
-#   4. where the time of a GPT-2 124M step goes (scripts/profile.ts);
+#      (float32 with TF32 off, and bfloat16 autocast for context), with the default kernels, and
+#      ours alone with the fastest variant of step 2 if that is not the default;
+#   4. where the time of a GPT-2 124M step goes (scripts/profile.ts, GPU timestamps per op);
 #   5. `deno task bench` on the small config;
 #   6. the kernel tests and the PyTorch-reference model tests, on the GPU's own kernel variants
 #      (last: if time runs out, the measurements are already there).
@@ -36,9 +36,8 @@ if [ "${QUICK:-0}" = 1 ]; then
 else
   gemm_sizes=()
   gpt2=(--gpt2 --steps 6 --warmup 1)
-  tests=(kernels/bmm_test.ts kernels/matmul_test.ts kernels/layernorm_test.ts kernels/attention_test.ts
-    model/trainer_test.ts tests/gpt_reference_test.ts)
-  profile=(--vocab 50257 --layers 12 --heads 12 --width 768 --context 1024 --batch 8 --repeat 2)
+  tests=(kernels/ model/trainer_test.ts tests/gpt_reference_test.ts)
+  profile=(--vocab 50257 --layers 12 --heads 12 --width 768 --context 1024 --batch 8 --repeat 1)
 fi
 
 step() { echo; echo "=== $1 ($(date +%T))"; }
@@ -68,7 +67,7 @@ fi
 
 step "matrix products, GPT-2 124M shapes"
 run 150 gemm.log deno run -A scripts/bench_gemm.ts "${gemm_sizes[@]}" --peak "$peak" --seconds 0.1 \
-  --rounds 2 --probe --variants "${VARIANTS:-wide,wide:nopf,wide:bk8,wide:nosplit,tiled}"
+  --rounds 2 --probe --variants "${VARIANTS:-wide,wide:nopf,wide:bk16,wide:nosplit,wide:cols64}"
 best=$(sed -n 's/^best //p' "$out/gemm.log" | tail -n 1)
 best=${best:-default}
 echo "gpu_bench: the fastest kernel over these products: $best" | tee -a "$out/gemm.log"
@@ -86,12 +85,17 @@ for (m, n, k) in [(8192, 2304, 768), (8192, 3072, 768), (8192, 768, 3072), (8192
     print(f"torch fp32 (no TF32) {m}x{n}x{k}: {2*m*n*k/s/1e9:.0f} GFLOP/s")
 EOF
 
-step "bench: GPT-2 124M, $best"
-run 200 bench_gpt2.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --gemm "$best"
-step "where the time of a GPT-2 124M step goes (each op timed alone), $best"
-run 100 profile.log deno run -A scripts/profile.ts "${profile[@]}" --gemm "$best"
-step "bench: small config, $best"
-run 90 bench_small.json deno run -A scripts/bench.ts --json --steps 20 --gemm "$best"
+step "bench: GPT-2 124M, default kernels"
+run 200 bench_gpt2.json deno run -A scripts/bench.ts "${gpt2[@]}" --json
+if [ "$best" != wide ] && [ "$best" != default ]; then
+  step "bench: GPT-2 124M, $best (ours only)"
+  run 100 bench_gpt2_best.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --gemm "$best" \
+    --peers none
+fi
+step "where the time of a GPT-2 124M step goes"
+run 120 profile.log deno run -A scripts/profile.ts "${profile[@]}"
+step "bench: small config"
+run 90 bench_small.json deno run -A scripts/bench.ts --json --steps 20
 
 step "tests on the GPU"
 run 150 tests.log deno test -A --no-check "${tests[@]}"
@@ -100,7 +104,7 @@ step "summary"
 "$py" - "$out" <<'EOF'
 import json, os, sys
 out = sys.argv[1]
-for name in ("bench_gpt2", "bench_small"):
+for name in ("bench_gpt2", "bench_gpt2_best", "bench_small"):
     path = os.path.join(out, name + ".json")
     text = open(path).read() if os.path.exists(path) else ""
     lines = [line for line in text.splitlines() if line.startswith("{")]

@@ -2,13 +2,16 @@
  * Where a training step's time goes: times every op of the step alone (repeated in one pass, one
  * wait) and prints the total per kernel, sorted, in wall time and in CPU time of the process (all
  * threads, where /proc/self/task is readable: on CPU adapters such as lavapipe the kernels run on
- * this process's threads, and CPU time is steadier than wall time on a busy machine).
+ * this process's threads, and CPU time is steadier than wall time on a busy machine). Where the
+ * device has `timestamp-query` (GPUs), the GPU's own time of every op is reported too: one step
+ * with each op in a compute pass of its own, free of the cost of a submit and a wait per op,
+ * which is most of the wall time of a short op on a GPU.
  *
  *     deno run -A scripts/profile.ts [--layers 4 --width 256 --context 128 --batch 8 --vocab 512]
  *
  * @module
  */
-import { getGpu } from "../gpu/device.ts";
+import { getGpu, type Gpu } from "../gpu/device.ts";
 import { encodeOps, type Op } from "../gpu/kernel.ts";
 import { cpuSeconds } from "../gpu/testing.ts";
 import { Gpt } from "../model/gpt.ts";
@@ -71,6 +74,31 @@ if (import.meta.main) {
         totals.set(key, t);
       }
     }
+    if (gpu.device.features.has("timestamp-query")) {
+      const all = [
+        ...g.forward.map((op) => ({ key: `fwd ${op.label}`, op })),
+        ...g.trainLoss.map((op) => ({ key: `loss ${op.label}`, op })),
+        ...g.backward.map((op) => ({ key: `bwd ${op.label}`, op })),
+      ];
+      await gpuTimes(gpu, all.map((x) => x.op)); // warm
+      const ms = await gpuTimes(gpu, all.map((x) => x.op));
+      const byKernel = new Map<string, { ms: number; count: number }>();
+      all.forEach(({ key }, i) => {
+        const t = byKernel.get(key) ?? { ms: 0, count: 0 };
+        byKernel.set(key, { ms: t.ms + ms[i], count: t.count + 1 });
+      });
+      const total = ms.reduce((a, b) => a + b, 0);
+      console.log(`GPU time of one step, each op in its own pass (timestamp queries)`);
+      for (const [k, t] of [...byKernel].sort((a, b) => b[1].ms - a[1].ms)) {
+        console.log(
+          `${k.padEnd(40)} ${t.ms.toFixed(2).padStart(9)} ${
+            `${(100 * t.ms / total).toFixed(1)}%`.padStart(6)
+          }  x${t.count}`,
+        );
+      }
+      console.log(`${"total".padEnd(40)} ${total.toFixed(2).padStart(9)}`);
+      console.log();
+    }
     const rows = [...totals].sort((a, b) => b[1].cpu - a[1].cpu || b[1].ms - a[1].ms);
     const sum = rows.reduce((s, [, t]) => s + t.ms, 0);
     const cpuSum = rows.reduce((s, [, t]) => s + t.cpu, 0);
@@ -87,4 +115,45 @@ if (import.meta.main) {
       `${"total".padEnd(40)} ${sum.toFixed(1).padStart(9)}        ${cpuSum.toFixed(1).padStart(9)}`,
     );
   });
+}
+
+/** GPU milliseconds of each op, from timestamps written at the start and end of its own pass. */
+async function gpuTimes(gpu: Gpu, ops: readonly Op[]): Promise<number[]> {
+  const out: number[] = [];
+  const chunk = 2048; // a query set holds at most 4096 timestamps
+  for (let i0 = 0; i0 < ops.length; i0 += chunk) {
+    const part = ops.slice(i0, i0 + chunk);
+    const n = 2 * part.length;
+    const querySet = gpu.device.createQuerySet({ type: "timestamp", count: n });
+    const resolved = gpu.device.createBuffer({
+      size: 8 * n,
+      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+    });
+    const read = gpu.device.createBuffer({
+      size: 8 * n,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    const enc = gpu.device.createCommandEncoder();
+    part.forEach((op, i) => {
+      const pass = enc.beginComputePass({
+        timestampWrites: {
+          querySet,
+          beginningOfPassWriteIndex: 2 * i,
+          endOfPassWriteIndex: 2 * i + 1,
+        },
+      });
+      encodeOps(pass, [op]);
+      pass.end();
+    });
+    enc.resolveQuerySet(querySet, 0, n, resolved, 0);
+    enc.copyBufferToBuffer(resolved, 0, read, 0, 8 * n);
+    gpu.device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const t = new BigUint64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    for (let i = 0; i < part.length; i++) out.push(Number(t[2 * i + 1] - t[2 * i]) / 1e6);
+    for (const b of [resolved, read]) b.destroy();
+    querySet.destroy();
+  }
+  return out;
 }
