@@ -30,24 +30,32 @@ export const BMM_BLOCK = 128;
 export const bmmTuning: {
   prefetch: boolean;
   narrow: number;
-  /** k step of the tiles, 8 or 16. */
-  tileK: 8 | 16;
+  /**
+   * k step of the tiles, 8 or 16 (0: 16 on GPUs, where it was the faster on an H200, 8 on CPU
+   * adapters).
+   */
+  tileK: 0 | 8 | 16;
   /**
    * Workgroups that a single product should fill: a product with fewer blocks of C and a long K
    * (the weight gradients of small layers) is split over k into slices by {@linkcode bmmOps}
    * (0: never split).
    */
   split: number;
-} = { prefetch: true, narrow: 64, tileK: 8, split: 512 };
+} = { prefetch: true, narrow: 64, tileK: 0, split: 512 };
 
-/** Named settings of {@linkcode bmmTuning}, for benchmark flags (`wide:nopf:bk16`). */
+/** Named settings of {@linkcode bmmTuning}, for benchmark flags (`wide:nopf:bk8`). */
 export const BMM_SETTINGS: Readonly<Record<string, Partial<typeof bmmTuning>>> = {
   nopf: { prefetch: false },
+  bk8: { tileK: 8 },
   bk16: { tileK: 16 },
   nosplit: { split: 0 },
   cols128: { narrow: 0 },
   cols64: { narrow: 1024 },
 };
+
+function tileK(gpu: Gpu, tuning: typeof bmmTuning): number {
+  return tuning.tileK || (gpu.isCpu ? 8 : 16);
+}
 
 /** Slices of a split product hold at least this many k values. */
 const MIN_SLICE_K = 256;
@@ -129,7 +137,7 @@ export function bmmOps(gpu: Gpu, args: BmmArgs): Op[] {
   const { M, N, K } = args;
   const tuning = { ...bmmTuning, ...args.tuning };
   const single = (args.ZO ?? 1) * (args.ZI ?? 1) === 1 && (args.causal ?? "none") === "none";
-  const bk = tuning.tileK;
+  const bk = tileK(gpu, tuning);
   const blocks = Math.ceil(M / BMM_BLOCK) * Math.ceil(N / (N > tuning.narrow ? BMM_BLOCK : 64));
   let S = 1;
   while (
@@ -213,7 +221,7 @@ export function bmm(gpu: Gpu, args: BmmArgs): Op {
       ACCUMULATE: args.accumulate ? 1 : 0,
       HAS_BIAS: bias ? 1 : 0,
       CAUSAL: CAUSAL[causal],
-      BK: tuning.tileK,
+      BK: tileK(gpu, tuning),
       // load groups run along each operand's contiguous (smaller-stride) dimension
       A_ALONG_K: Math.abs(a.col) <= Math.abs(a.row) ? 1 : 0,
       B_ALONG_N: Math.abs(b.col) <= Math.abs(b.row) ? 1 : 0,

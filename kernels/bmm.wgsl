@@ -12,7 +12,7 @@
 // n0 + 4 lx + j (and n0 + 64 + 4 lx + j when WIDE_N), i, j < 4: an 8 x 8 (or 8 x 4) block held
 // in named registers, fed by four (or three) 16-byte reads of workgroup memory per k step, where
 // neighbouring invocations read neighbouring vec4s. A and B are staged through workgroup memory in
-// k steps of BK (8), four consecutive values of an operand's contiguous dimension per
+// k steps of BK (16 on GPUs), four consecutive values of an operand's contiguous dimension per
 // load group; with PREFETCH the next step's groups are loaded into registers while the current
 // step is computed. Each element of C is one invocation's sum over k in ascending order:
 // deterministic.
@@ -29,9 +29,9 @@
 override ACCUMULATE: bool = false; // C += instead of C =
 override HAS_BIAS: bool = false; // add bias (N) to every row of C
 override CAUSAL: u32 = 0u;
-// k step of the tiles, 8 or 16: 8 by default (as fast as 16 on an H200, and the OpenGL backend of
-// llvmpipe takes minutes to compile the larger workgroup arrays).
-override BK: u32 = 8u;
+// k step of the tiles, 8 or 16: 16 on GPUs (the faster on an H200), 8 on CPU adapters (the OpenGL
+// backend of llvmpipe takes minutes to compile the larger workgroup arrays).
+override BK: u32 = 16u;
 // The contiguous dimension of each operand, along which its load groups run (any layout is
 // correct either way; the launcher picks the one with the smaller stride).
 override A_ALONG_K: bool = true; // groups of A: 4 consecutive k of one row (else 4 rows of one k)

@@ -58,8 +58,8 @@ const MAX_LOOP = 16384;
 
 /**
  * The variant GPUs use when none is asked for: `"wide"` (kernels/bmm.wgsl: 128 x 128 blocks, split
- * over k where C has few blocks; 11-26 TFLOP/s on the products of a GPT-2 124M step on an H200)
- * or `"tiled"` (64 x 64 blocks; 2-3 TFLOP/s there). See docs/performance.md;
+ * over k where C has few blocks; 21 TFLOP/s over the products of a GPT-2 124M step on an H200)
+ * or `"tiled"` (64 x 64 blocks; 2.7 TFLOP/s there). See docs/performance.md;
  * `deno task bench --gemm` switches it.
  */
 export const gpuVariant: { value: "tiled" | "wide" } = { value: "wide" };

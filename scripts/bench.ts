@@ -31,12 +31,11 @@ import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
 
 const USAGE =
   "Usage: deno task bench [--gpt2] [--peers torch,jax,tfjs|all|none] [--json] [options]";
-/** The benchmark's model and batch: the small config (also used by scripts/profile.ts). */
 /** The `--gemm` flag of the benchmark and the profiler. */
 export const GEMM_FLAG = {
   default: "default",
-  help: "GPU matrix-product kernel: wide (128x128 tiles, settings after colons: " +
-    "wide:nopf:bk16:nosplit:cols128:cols64, see scripts/bench_gemm.ts), tiled (64x64) or default",
+  help: "GPU matrix-product kernel: wide (128x128 tiles; settings after colons, e.g. " +
+    "wide:nopf:bk8, see scripts/bench_gemm.ts), tiled (64x64) or default",
 };
 
 /** Makes `spec` (a `--gemm` value) the GPU matrix-product kernel; throws a UsageError if unknown. */
@@ -56,6 +55,7 @@ export function useGemm(spec: string): void {
   for (const s of settings) Object.assign(bmmTuning, BMM_SETTINGS[s]);
 }
 
+/** The benchmark's model and batch: the small config (also used by scripts/profile.ts). */
 export const BENCH_MODEL_FLAGS = {
   vocab: { default: 512, help: "Vocabulary size", min: 2, int: true },
   layers: { default: 4, help: "Transformer blocks", min: 1, int: true },

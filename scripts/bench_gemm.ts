@@ -4,12 +4,12 @@
  *
  *     deno run -A scripts/bench_gemm.ts                    # GPT-2 124M shapes, B*T = 8192 rows
  *     deno run -A scripts/bench_gemm.ts --rows 1024 --width 256 --vocab 512 --peak 0
- *     deno run -A scripts/bench_gemm.ts --variants wide,wide:nopf,wide:bk16,wide:nosplit --probe
+ *     deno run -A scripts/bench_gemm.ts --variants wide,wide:nopf,wide:bk8,wide:nosplit --probe
  *
  * A variant is a {@linkcode MatmulVariant}; `wide` takes settings of {@linkcode bmmTuning} after
- * colons: `nopf` (no prefetch), `bk16` (k steps of 16), `nosplit` (no split over k), `cols128`
- * (128-column blocks even for N <= 64), `cols64` (64-column blocks up to N = 1024). `--probe`
- * first reports the rate of a kernel of fmas alone and of bmm's inner loop on operands already in
+ * colons: `nopf` (no prefetch), `bk8`, `bk16` (k steps of 8 or 16), `nosplit` (no split over
+ * k), `cols128` (128-column blocks even for N <= 64), `cols64` (64-column blocks up to N = 1024).
+ * `--probe` first reports the rate of a kernel of fmas alone and of bmm's inner loop on operands already in
  * workgroup memory: the ceilings of this toolchain.
  *
  * Each product is dispatched many times in one pass of one submit with one wait at the end (about
@@ -49,7 +49,7 @@ function randomFill(n: number): Float32Array {
   return a;
 }
 
-/** A variant name with its bmm settings (`wide:nopf:bk16`); throws on an unknown one. */
+/** A variant name with its bmm settings (`wide:nopf:bk8`); throws on an unknown one. */
 function parseVariant(spec: string): { variant: MatmulVariant; tuning: Partial<typeof bmmTuning> } {
   const [variant, ...settings] = spec.split(":");
   const known: string[] = ["wide", "tiled", "reg", "subgroup"];

@@ -67,7 +67,7 @@ fi
 
 step "matrix products, GPT-2 124M shapes"
 run 150 gemm.log deno run -A scripts/bench_gemm.ts "${gemm_sizes[@]}" --peak "$peak" --seconds 0.1 \
-  --rounds 2 --probe --variants "${VARIANTS:-wide,wide:nopf,wide:bk16,wide:nosplit,wide:cols64}"
+  --rounds 2 --probe --variants "${VARIANTS:-wide,wide:nopf,wide:bk8,wide:nosplit,wide:cols64}"
 best=$(sed -n 's/^best //p' "$out/gemm.log" | tail -n 1)
 best=${best:-default}
 echo "gpu_bench: the fastest kernel over these products: $best" | tee -a "$out/gemm.log"
