@@ -41,6 +41,8 @@ export interface BenchConfig {
   steps: number;
   /** Untimed steps before the timed ones. */
   warmup: number;
+  /** Timed rounds of `steps` steps; the median round counts (default 1). */
+  rounds?: number;
 }
 
 /** One batch of B·T input ids and their next-token targets. */
@@ -131,6 +133,9 @@ function checkConfig(raw: unknown, source: string): BenchConfig {
     if (!Number.isInteger(cfg[k]) || cfg[k] < 1) {
       throw new Error(`${source}: ${k} must be a positive integer, got ${cfg[k]}`);
     }
+  }
+  if (cfg.rounds !== undefined && (!Number.isInteger(cfg.rounds) || cfg.rounds < 1)) {
+    throw new Error(`${source}: rounds must be a positive integer, got ${cfg.rounds}`);
   }
   if (!Number.isInteger(cfg.warmup) || cfg.warmup < 0) {
     throw new Error(`${source}: warmup must be a non-negative integer, got ${cfg.warmup}`);
@@ -292,27 +297,38 @@ export interface PeerResult {
   ms_per_step: number;
   /** Losses of the first {@linkcode CHECK_STEPS} steps. */
   losses: number[];
-  /** Timed steps. */
+  /** Timed steps per round. */
   steps: number;
+  /** Tokens/s of every timed round (the median is `tokens_per_s`). */
+  rounds_tokens_per_s: number[];
 }
 
-/** Builds the result line from the timed steps' wall time. */
+/** The median of a non-empty list (the upper one of the middle two for an even length). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+/** Builds the result line from the wall time of each timed round of `steps` steps. */
 export function peerResult(
   base: Pick<PeerResult, "name" | "version" | "adapter" | "losses">,
   config: BenchConfig,
   steps: number,
-  ms: number,
+  roundsMs: readonly number[],
 ): PeerResult {
   const tokens = steps * config.batch * config.context;
+  const ms = median(roundsMs);
+  const rate = (t: number) => Math.round((tokens / (t / 1000)) * 10) / 10;
   return {
     name: base.name,
     version: base.version,
     backend: "webgpu",
     adapter: base.adapter,
-    tokens_per_s: Math.round((tokens / (ms / 1000)) * 10) / 10,
+    tokens_per_s: rate(ms),
     ms_per_step: Math.round((ms / steps) * 1000) / 1000,
     losses: base.losses,
     steps,
+    rounds_tokens_per_s: roundsMs.map(rate),
   };
 }
 

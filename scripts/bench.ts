@@ -11,7 +11,8 @@
  *
  * A step is forward + backward + clip + AdamW. Ours and every peer first train 10 steps on batches
  * 0..9 and report those losses, which must agree with ours (same weights, same data, same
- * optimizer) before the timed steps count. The PyTorch peer (scripts/bench_torch.py) runs where a
+ * optimizer) before the timed steps count. Every side times `--rounds` rounds of `--steps` steps
+ * and reports its median round (single runs on a small shared machine vary by 10-30%). The PyTorch peer (scripts/bench_torch.py) runs where a
  * Python with torch is found (Debian's python3-torch: /usr/bin/python3); on a machine with CUDA it
  * trains on the GPU in float32 with TF32 off, and again in bfloat16 autocast for context. The
  * WebGPU peers (scripts/peers/jax.ts, scripts/peers/tfjs.ts) load their npm packages only here.
@@ -28,6 +29,7 @@ import { encodeSafetensors } from "../model/safetensors.ts";
 import { gpuVariant } from "../kernels/matmul.ts";
 import { BMM_SETTINGS, bmmTuning } from "../kernels/bmm.ts";
 import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
+import { median } from "./_bench_peer.ts";
 
 const USAGE =
   "Usage: deno task bench [--gpt2] [--peers torch,jax,tfjs|all|none] [--json] [options]";
@@ -83,6 +85,12 @@ function flagsFor(gpt2: boolean) {
     gpt2: { default: false, help: "GPT-2 124M shape (vocab 50257, 12 x 768, context 1024)" },
     steps: { default: 10, help: "Timed steps", min: 1, int: true },
     warmup: { default: 2, help: "Untimed steps after the loss check", min: 0, int: true },
+    rounds: {
+      default: 3,
+      help: "Timed rounds of --steps steps, ours and every peer's (the median round counts)",
+      min: 1,
+      int: true,
+    },
     peers: {
       default: "torch",
       help: "Peers to run: torch, jax, tfjs (comma-separated), all, or none",
@@ -127,6 +135,7 @@ interface PeerResult {
   device?: string;
   dtype?: string;
   adapter?: string;
+  rounds_tokens_per_s?: number[];
 }
 
 /** Runs one peer command; its last stdout line is its JSON result. */
@@ -205,6 +214,7 @@ if (import.meta.main) {
           ...hyper,
           steps: f.steps,
           warmup: f.warmup,
+          rounds: f.rounds,
         }),
       );
 
@@ -215,15 +225,19 @@ if (import.meta.main) {
       for (const b of batches) losses.push((await trainer.submit([b], hyper)).loss);
       for (let i = 0; i < f.warmup; i++) await trainer.submit([batches[i % CHECK_STEPS]], hyper);
       // Pipelined as in training: submit step k, then wait for step k-1.
-      const t0 = performance.now();
-      let pending = trainer.submit([batches[0]], hyper);
-      for (let i = 1; i < f.steps; i++) {
-        const next = trainer.submit([batches[i % CHECK_STEPS]], hyper);
+      const rounds: number[] = [];
+      for (let r = 0; r < f.rounds; r++) {
+        const t0 = performance.now();
+        let pending = trainer.submit([batches[0]], hyper);
+        for (let i = 1; i < f.steps; i++) {
+          const next = trainer.submit([batches[i % CHECK_STEPS]], hyper);
+          await pending;
+          pending = next;
+        }
         await pending;
-        pending = next;
+        rounds.push((performance.now() - t0) / 1000);
       }
-      await pending;
-      const seconds = (performance.now() - t0) / 1000;
+      const seconds = median(rounds);
       const ours = (f.steps * B * T) / seconds;
       const g = trainer.graph;
       const dispatches = g.forward.length + g.trainLoss.length + g.backward.length +
@@ -330,6 +344,7 @@ if (import.meta.main) {
         backend: gpu.backend,
         gemm: gpu.isCpu ? "cpu" : f.gemm === "default" ? gpuVariant.value : f.gemm,
         ours_tokens_per_s: round(ours, 1),
+        ours_rounds_tokens_per_s: rounds.map((t) => round((f.steps * B * T) / t, 1)),
         ours_ms_per_step: round((seconds / f.steps) * 1000, 1),
         ours_gflops: round((ours * flopsPerToken) / 1e9, 2),
         dispatches_per_step: dispatches,
@@ -358,6 +373,10 @@ if (import.meta.main) {
           `${result.ours_gflops} GFLOP/s, ${dispatches} dispatches/step`,
       );
       console.log(
+        `rounds   median of ${f.rounds} rounds of ${f.steps} steps, every side; ours ` +
+          result.ours_rounds_tokens_per_s.join(", ") + " tokens/s",
+      );
+      console.log(
         `memory   ${fmtBytes(total)}: parameters ${fmtBytes(memory.parameters)}, gradients ` +
           `${fmtBytes(memory.gradients)}, AdamW ${fmtBytes(memory.optimizer)}, activations ` +
           `${fmtBytes(memory.activations)}`,
@@ -370,8 +389,11 @@ if (import.meta.main) {
           r.device ?? "",
         ]
           .filter(Boolean).join(", ");
+        const spread = r.rounds_tokens_per_s?.length
+          ? ` [rounds ${r.rounds_tokens_per_s.join(", ")}]`
+          : "";
         console.log(
-          `${String(r.name).padEnd(8)} ${round(r.tokens_per_s, 1)} tokens/s (${what}); ` +
+          `${String(r.name).padEnd(8)} ${round(r.tokens_per_s, 1)} tokens/s${spread} (${what}); ` +
             `ours/peer ${r.ratio}x; losses ${r.losses_match ? "match" : "DIFFER"} ` +
             `(max diff ${r.max_loss_diff})`,
         );

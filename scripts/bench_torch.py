@@ -32,6 +32,7 @@ DEFAULTS = {
     "batch": 8,
     "steps": 20,
     "warmup": 3,
+    "rounds": 1,  # timed rounds of `steps` steps; the median round counts
     "threads": 0,  # 0: all the cores this process may run on
     "seed": 1,
     "coretype": "auto",
@@ -52,6 +53,7 @@ def parse_args(argv):
     ap.add_argument("--batch", type=int)
     ap.add_argument("--steps", type=int, help="timed training steps")
     ap.add_argument("--warmup", type=int, help="untimed steps before timing")
+    ap.add_argument("--rounds", type=int, help="timed rounds of --steps steps (the median counts)")
     ap.add_argument("--threads", type=int, help="torch and OpenBLAS threads (default: all cores)")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--device", choices=["cpu", "cuda"], help="where to train (default cpu)")
@@ -105,7 +107,7 @@ def parse_args(argv):
                 given = json.load(f)
         except (OSError, json.JSONDecodeError) as e:
             ap.error(f"--dir: cannot read config.json: {e}")
-        for k in ("vocab", "layers", "heads", "width", "context", "batch", "steps", "warmup"):
+        for k in ("vocab", "layers", "heads", "width", "context", "batch", "steps", "warmup", "rounds"):
             if k in given and getattr(a, k) is None:
                 cfg[k] = given[k]
         cfg["hyper"] = {k: given[k] for k in ("lr", "beta1", "beta2", "eps", "weightDecay", "gradClip")}
@@ -114,7 +116,7 @@ def parse_args(argv):
     for k, v in cfg.items():
         if k not in STRING_KEYS and k != "hyper" and (not isinstance(v, int) or isinstance(v, bool) or v < 0):
             ap.error(f"{k} must be a non-negative integer, got {v!r}")
-    for k in ("vocab", "layers", "heads", "width", "context", "batch", "steps"):
+    for k in ("vocab", "layers", "heads", "width", "context", "batch", "steps", "rounds"):
         if cfg[k] <= 0:
             ap.error(f"{k} must be positive, got {cfg[k]}")
     if cfg["width"] % cfg["heads"]:
@@ -378,10 +380,13 @@ def main():
     for k in range(cfg["warmup"]):
         step(k)
     sync()
-    t0 = time.perf_counter()
-    losses = [step(k) for k in range(cfg["steps"])]  # no read-back inside the timed loop
-    sync()
-    dt = time.perf_counter() - t0
+    times = []
+    for _ in range(cfg["rounds"]):
+        t0 = time.perf_counter()
+        losses = [step(k) for k in range(cfg["steps"])]  # no read-back inside the timed loop
+        sync()
+        times.append(time.perf_counter() - t0)
+    dt = sorted(times)[len(times) // 2]  # the median round
     losses = [v.item() for v in losses]
 
     if not all(math.isfinite(v) for v in check + losses):
@@ -398,9 +403,10 @@ def main():
         "blas": blas_text,
         "tokens_per_s": round(B * T * cfg["steps"] / dt, 1),
         "ms_per_step": round(1000 * dt / cfg["steps"], 3),
+        "rounds_tokens_per_s": [round(B * T * cfg["steps"] / t, 1) for t in times],
         "config": {
             k: cfg[k]
-            for k in ("vocab", "layers", "heads", "width", "context", "batch", "steps", "warmup")
+            for k in ("vocab", "layers", "heads", "width", "context", "batch", "steps", "warmup", "rounds")
         },
         "parameters": sum(p.numel() for p in plist),
         "losses": [round(v, 6) for v in check],
