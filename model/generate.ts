@@ -12,6 +12,57 @@ import { encodeOps } from "../gpu/kernel.ts";
 import { Rng } from "../data/rng.ts";
 import { type Gpt, Graph } from "./gpt.ts";
 
+/** A prompt followed by its response, as token ids. */
+export interface ResponseSeq {
+  /** Prompt ids then response ids. */
+  seq: readonly number[];
+  /** How many of `seq`'s ids are the prompt's. */
+  promptLength: number;
+}
+
+/** One (B, T) batch of up to B sequences, and the target position of each response token. */
+export interface ResponseBatch {
+  inputs: Uint32Array;
+  targets: Uint32Array;
+  /** Per sequence: the flat positions (b·T + t) whose targets are its response tokens. */
+  positions: number[][];
+}
+
+/**
+ * Packs up to B prompt-and-response sequences into a (B, T) batch (cut to T + 1 ids, padded with
+ * `pad`), recording where each response token is a target.
+ */
+export function responseBatch(
+  samples: readonly ResponseSeq[],
+  shape: { B: number; T: number; pad: number },
+): ResponseBatch {
+  const { B, T, pad } = shape;
+  if (samples.length > B) {
+    throw new RangeError(`${samples.length} sequences exceed a batch of ${B}`);
+  }
+  const inputs = new Uint32Array(B * T).fill(pad);
+  const targets = new Uint32Array(B * T).fill(pad);
+  const positions: number[][] = [];
+  samples.forEach((s, b) => {
+    const n = Math.min(s.seq.length, T + 1);
+    inputs.set(s.seq.slice(0, n - 1), b * T);
+    targets.set(s.seq.slice(1, n), b * T);
+    const pos: number[] = [];
+    for (let t = s.promptLength - 1; t < n - 1; t++) pos.push(b * T + t);
+    positions.push(pos);
+  });
+  return { inputs, targets, positions };
+}
+
+/** log π of every response token of each sequence of a batch (−CE at its target position). */
+export async function responseLogProbs(
+  ev: Evaluator,
+  batch: ResponseBatch,
+): Promise<number[][]> {
+  const ce = await ev.tokenLosses(batch.inputs, batch.targets);
+  return batch.positions.map((pos) => pos.map((i) => -ce[i]));
+}
+
 /** Computes losses of batches with a forward-only graph of a fixed shape. */
 export class Evaluator {
   readonly graph: Graph;

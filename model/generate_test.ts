@@ -2,7 +2,7 @@ import { assert, assertEquals } from "../tests/_assert.ts";
 import { getGpu } from "../gpu/device.ts";
 import { Rng } from "../data/rng.ts";
 import { Gpt } from "./gpt.ts";
-import { Evaluator, Sampler, sampleToken } from "./generate.ts";
+import { Evaluator, responseBatch, responseLogProbs, Sampler, sampleToken } from "./generate.ts";
 
 Deno.test("sampleToken: greedy, top-k and top-p", () => {
   const logits = Float32Array.from([0, 3, 1, 2.9]);
@@ -40,4 +40,36 @@ Deno.test("greedy generation equals the argmax of a full forward at each step", 
   }
   sampler.destroy();
   ev.destroy();
+});
+
+Deno.test("responseBatch packs sequences; responseLogProbs reads each response token's log π", async () => {
+  const gpu = await getGpu();
+  const gpt = Gpt.create(gpu, { vocabSize: 17, context: 8, layers: 1, heads: 2, width: 16 }, {
+    seed: 3,
+  });
+  const samples = [
+    { seq: [1, 2, 3, 4, 5], promptLength: 2 }, // response 3 4 5
+    { seq: [6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16], promptLength: 7 }, // cut at T + 1 = 9 ids
+  ];
+  const batch = responseBatch(samples, { B: 3, T: 8, pad: 0 });
+  assertEquals([...batch.inputs.slice(0, 8)], [1, 2, 3, 4, 0, 0, 0, 0]);
+  assertEquals([...batch.targets.slice(8, 16)], [7, 8, 9, 10, 11, 12, 13, 14]);
+  assertEquals(batch.positions, [[1, 2, 3], [14, 15]]);
+  const ev = new Evaluator(gpt, { B: 3, T: 8 });
+  try {
+    const lp = await responseLogProbs(ev, batch);
+    const ce = await ev.tokenLosses(batch.inputs, batch.targets);
+    assertEquals(lp, [[-ce[1], -ce[2], -ce[3]], [-ce[14], -ce[15]]]);
+    assert(lp.flat().every((v) => v < 0 && Number.isFinite(v)), "log-probabilities below 0");
+  } finally {
+    ev.destroy();
+    gpt.destroy();
+  }
+  let message = "";
+  try {
+    responseBatch([...samples, ...samples], { B: 3, T: 8, pad: 0 });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assertEquals(message, "4 sequences exceed a batch of 3");
 });

@@ -24,7 +24,7 @@ import {
   worldInstructions,
 } from "../data/instructions.ts";
 import { generateWorld } from "../data/world/mod.ts";
-import { Evaluator } from "./generate.ts";
+import { Evaluator, responseBatch, responseLogProbs, type ResponseSeq } from "./generate.ts";
 import type { Gpt } from "./gpt.ts";
 import { evaluateInstructions, type JudgedResponse, selectPrompts } from "./instruct_eval.ts";
 import { ValueReader } from "./reward.ts";
@@ -96,32 +96,19 @@ export async function instructionValLoss(gpt: Gpt, tokenizer: Tokenizer): Promis
   }
 }
 
-/** Mean per-token log π(y) of responses `seqs[i].slice(starts[i])` under `gpt`. */
-async function responseLogProbs(
+/** Per-token log π(y) of each sample's response under `gpt`, in batches of 8. */
+async function samplesLogProbs(
   gpt: Gpt,
-  seqs: readonly number[][],
-  starts: readonly number[],
+  samples: readonly ResponseSeq[],
+  pad: number,
 ): Promise<number[][]> {
-  const T = gpt.config.context;
   const B = 8;
-  const ev = new Evaluator(gpt, { B, T });
+  const ev = new Evaluator(gpt, { B, T: gpt.config.context });
   const out: number[][] = [];
   try {
-    for (let i = 0; i < seqs.length; i += B) {
-      const inputs = new Uint32Array(B * T), targets = new Uint32Array(B * T);
-      const chunk = seqs.slice(i, i + B);
-      chunk.forEach((s, b) => {
-        const w = s.slice(0, T + 1);
-        inputs.set(w.slice(0, -1), b * T);
-        targets.set(w.slice(1), b * T);
-      });
-      const ce = await ev.tokenLosses(inputs, targets);
-      chunk.forEach((s, b) => {
-        const start = starts[i + b], end = Math.min(s.length, T + 1);
-        const lp: number[] = [];
-        for (let t = start; t < end; t++) lp.push(-ce[b * T + t - 1]);
-        out.push(lp);
-      });
+    for (let i = 0; i < samples.length; i += B) {
+      const batch = responseBatch(samples.slice(i, i + B), { B, T: gpt.config.context, pad });
+      out.push(...await responseLogProbs(ev, batch));
     }
   } finally {
     ev.destroy();
@@ -168,7 +155,7 @@ export async function evaluateStage(
   else if (options.sft) {
     const gen = new Generator(gpt, rows);
     const rng = new Rng(options.seed ?? 7);
-    const seqs: number[][] = [], starts: number[] = [];
+    const samples: ResponseSeq[] = [];
     try {
       for (let i = 0; i < encoded.length; i += rows) {
         const out = await gen.generate(encoded.slice(i, i + rows), {
@@ -177,16 +164,15 @@ export async function evaluateStage(
           rng,
           stopToken: tokenizer.eot,
         });
-        out.tokens.forEach((t, j) => {
-          seqs.push([...out.prompts[j], ...t]);
-          starts.push(out.prompts[j].length);
-        });
+        out.tokens.forEach((t, j) =>
+          samples.push({ seq: [...out.prompts[j], ...t], promptLength: out.prompts[j].length })
+        );
       }
     } finally {
       gen.destroy();
     }
-    const lp = await responseLogProbs(gpt, seqs, starts);
-    const ref = await responseLogProbs(options.sft, seqs, starts);
+    const lp = await samplesLogProbs(gpt, samples, tokenizer.eot);
+    const ref = await samplesLogProbs(options.sft, samples, tokenizer.eot);
     const diffs = lp.flatMap((row, i) => row.map((v, t) => v - ref[i][t]));
     kl = mean(diffs);
   }

@@ -68,7 +68,12 @@ import {
 } from "../model/checkpoint.ts";
 import { Gpt, readTable } from "../model/gpt.ts";
 import { type StepHyper, Trainer } from "../model/trainer.ts";
-import { Evaluator } from "../model/generate.ts";
+import {
+  Evaluator,
+  type ResponseBatch,
+  responseBatch,
+  responseLogProbs,
+} from "../model/generate.ts";
 import { Generator } from "../model/rollout.ts";
 import {
   RewardModelTrainer,
@@ -559,31 +564,6 @@ interface Sample {
   finished: boolean;
 }
 
-/** Inputs/targets (B·T) of samples, and each response token's target position. */
-function tokenBatch(samples: readonly Sample[], B: number, T: number, pad: number) {
-  const inputs = new Uint32Array(B * T).fill(pad);
-  const targets = new Uint32Array(B * T).fill(pad);
-  const positions: number[][] = [];
-  samples.forEach((s, b) => {
-    const n = Math.min(s.seq.length, T + 1);
-    inputs.set(s.seq.slice(0, n - 1), b * T);
-    targets.set(s.seq.slice(1, n), b * T);
-    const pos: number[] = [];
-    for (let t = s.promptLength - 1; t < n - 1; t++) pos.push(b * T + t);
-    positions.push(pos);
-  });
-  return { inputs, targets, positions };
-}
-
-/** logπ of every response token of each sample (−CE at its target position). */
-async function responseLogps(
-  ev: Evaluator,
-  batch: ReturnType<typeof tokenBatch>,
-): Promise<number[][]> {
-  const ce = await ev.tokenLosses(batch.inputs, batch.targets);
-  return batch.positions.map((pos) => pos.map((i) => -ce[i]));
-}
-
 class PolicyRig {
   readonly policy: Gpt;
   readonly trainer: Trainer;
@@ -802,9 +782,9 @@ async function trainPpo(
   for (let step = first; step <= f.steps; step++) {
     const chosen = Array.from({ length: B }, () => prompts[rng.int(prompts.length)]);
     const samples = await sampleBatch(rig, chosen, ctx, rng);
-    const batch = tokenBatch(samples, B, T, tokenizer.eot);
-    const oldLogp = await responseLogps(rig.policyEval, batch);
-    const refLogp = await responseLogps(rig.refEval, batch);
+    const batch = responseBatch(samples, { B, T, pad: tokenizer.eot });
+    const oldLogp = await responseLogProbs(rig.policyEval, batch);
+    const refLogp = await responseLogProbs(rig.refEval, batch);
     const vals = await valueTrainer.forwardValues(batch);
     const oldValues = batch.positions.map((pos) => pos.map((i) => vals[i]));
     const { raw, scores } = await scoreSamples(samples, ctx, rm);
@@ -831,7 +811,7 @@ async function trainPpo(
       for (let m = 0; m < f.minibatches; m++) {
         const mb = new Set(perm.filter((_, i) => i % f.minibatches === m));
         const first = epoch === 0 && m === 0;
-        const logp = first ? oldLogp : await responseLogps(rig.policyEval, batch);
+        const logp = first ? oldLogp : await responseLogProbs(rig.policyEval, batch);
         const sel = (xs: number[][]) => xs.flatMap((x, b) => (mb.has(b) ? x : []));
         const pl = ppoPolicyLoss(sel(logp), sel(oldLogp), sel(advW), f.cliprange);
         const weights = new Float32Array(B * T);
@@ -941,9 +921,9 @@ async function trainGrpo(
       for (let i = 0; i < G; i++) chosen.push(p);
     }
     const samples = await sampleBatch(rig, chosen, ctx, rng);
-    const batch = tokenBatch(samples, B, T, tokenizer.eot);
-    const oldLogp = await responseLogps(rig.policyEval, batch);
-    const refLogp = await responseLogps(rig.refEval, batch);
+    const batch = responseBatch(samples, { B, T, pad: tokenizer.eot });
+    const oldLogp = await responseLogProbs(rig.policyEval, batch);
+    const refLogp = await responseLogProbs(rig.refEval, batch);
     const { raw, scores } = await scoreSamples(samples, ctx, rm);
     const seqAdv = groupAdvantages(scores, G);
     const adv = oldLogp.map((lp, b) => lp.map(() => seqAdv[b]));
@@ -951,7 +931,7 @@ async function trainGrpo(
     let clipFrac = 0, klPen = 0, updates = 0;
     let skipped = false;
     for (let epoch = 0; epoch < f["ppo-epochs"]; epoch++) {
-      const logp = epoch === 0 ? oldLogp : await responseLogps(rig.policyEval, batch);
+      const logp = epoch === 0 ? oldLogp : await responseLogProbs(rig.policyEval, batch);
       const pl = ppoPolicyLoss(logp.flat(), oldLogp.flat(), adv.flat(), f.cliprange);
       const n = pl.weights.length;
       const weights = new Float32Array(B * T);
@@ -1045,13 +1025,13 @@ async function trainDpo(ctx: Ctx, rig: PolicyRig, resumed?: Checkpoint): Promise
     for (let i = 0; i < P; i++) idx.push(order.next());
     const enc = idx.map((i) => encode(ctx.prefs.train[i]));
     const samples = enc.flatMap((e) => [toSample(e.chosen), toSample(e.rejected)]);
-    const batch = tokenBatch(samples, B, T, tokenizer.eot);
+    const batch = responseBatch(samples, { B, T, pad: tokenizer.eot });
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     if (idx.some((i) => !refCache.has(i))) {
-      const ref = await responseLogps(rig.refEval, batch);
+      const ref = await responseLogProbs(rig.refEval, batch);
       idx.forEach((i, j) => refCache.set(i, [sum(ref[2 * j]), sum(ref[2 * j + 1])]));
     }
-    const logp = await responseLogps(rig.policyEval, batch);
+    const logp = await responseLogProbs(rig.policyEval, batch);
     const weights = new Float32Array(B * T);
     let loss = 0, acc = 0, margin = 0;
     idx.forEach((i, j) => {
@@ -1167,9 +1147,9 @@ async function finalComparison(
   const klTokens: number[] = [];
   for (let i = 0; i < prompts.length; i += rig.B) {
     const samples = await sampleBatch(rig, prompts.slice(i, i + rig.B), ctx, rng);
-    const batch = tokenBatch(samples, rig.B, rig.T, tokenizer.eot);
-    const lp = await responseLogps(rig.policyEval, batch);
-    const ref = await responseLogps(rig.refEval, batch);
+    const batch = responseBatch(samples, { B: rig.B, T: rig.T, pad: tokenizer.eot });
+    const lp = await responseLogProbs(rig.policyEval, batch);
+    const ref = await responseLogProbs(rig.refEval, batch);
     lp.forEach((x, b) => x.forEach((v, t) => klTokens.push(v - ref[b][t])));
   }
   rm?.destroy();
