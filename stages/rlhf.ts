@@ -68,12 +68,7 @@ import {
 } from "../model/checkpoint.ts";
 import { Gpt, readTable } from "../model/gpt.ts";
 import { type StepHyper, Trainer } from "../model/trainer.ts";
-import {
-  Evaluator,
-  type ResponseBatch,
-  responseBatch,
-  responseLogProbs,
-} from "../model/generate.ts";
+import { Evaluator, responseBatch, responseLogProbs } from "../model/generate.ts";
 import { Generator } from "../model/rollout.ts";
 import {
   RewardModelTrainer,
