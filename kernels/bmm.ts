@@ -31,8 +31,8 @@ export const bmmTuning: {
   prefetch: boolean;
   narrow: number;
   /**
-   * k step of the tiles, 8 or 16 (0: 16 on GPUs, where it was the faster on an H200, 8 on CPU
-   * adapters).
+   * k step of the tiles, 8 or 16 (0: 16 on GPUs, where it was the faster on an H200; 8 on CPU
+   * adapters and the OpenGL backend).
    */
   tileK: 0 | 8 | 16;
   /**
@@ -54,7 +54,8 @@ export const BMM_SETTINGS: Readonly<Record<string, Partial<typeof bmmTuning>>> =
 };
 
 function tileK(gpu: Gpu, tuning: typeof bmmTuning): number {
-  return tuning.tileK || (gpu.isCpu ? 8 : 16);
+  // the OpenGL backend's shader compiler (llvmpipe's) takes minutes over the k = 16 tiles
+  return tuning.tileK || (gpu.isCpu || gpu.backend === "gl" ? 8 : 16);
 }
 
 /** Slices of a split product hold at least this many k values. */
