@@ -166,16 +166,11 @@ export function bmmOps(gpu: Gpu, args: BmmArgs): Op[] {
     bindings: ["write", "read", "read", "read", "uniform"],
     constants: { ACCUMULATE: args.accumulate ? 1 : 0, HAS_BIAS: args.bias ? 1 : 0 },
   });
-  // M, N, K (= S), then C's offset and strides where bmm's Params has them
-  const fields: (number | { f32: number })[] = new Array(20).fill(0);
-  fields[0] = M;
-  fields[1] = N;
-  fields[2] = S;
-  fields[14] = c.off ?? 0;
-  fields[15] = c.row;
-  fields[16] = c.col;
-  fields[19] = { f32: args.alpha ?? 1 };
-  const u = createUniform(gpu, params(fields), `${label}.sum.params`);
+  const u = createUniform(
+    gpu,
+    params([M, N, S, c.off ?? 0, c.row, c.col, { f32: args.alpha ?? 1 }]),
+    `${label}.sum.params`,
+  );
   const sum = makeOp(
     gpu,
     kernel,

@@ -320,30 +320,42 @@ fn bmm(@builtin(workgroup_id) wid: vec3<u32>,
   }
 }
 
-// The sum of a product split over k (see bmmOps in bmm.ts): the slices A[s] (M, N), s < S = p.K,
-// dense and M * N apart, hold the partial products over consecutive ranges of k;
+// The sum of a product split over k (see bmmOps in bmm.ts): the slices A[s] (M, N), s < S, dense
+// and M * N apart, hold the partial products over consecutive ranges of k;
 //   C (M, N) (+)= alpha * (A[0] + A[1] + ... + A[S - 1]) [+ bias (N)]
 // summed in slice order (deterministic), C addressed through c_off, c_m and c_n.
 // Dispatch: grid(ceil(M * N / 256)).
+struct SliceParams {
+  M: u32,
+  N: u32,
+  S: u32,
+  c_off: u32,
+  c_m: u32,
+  c_n: u32,
+  alpha: f32,
+}
+
+@group(0) @binding(4) var<uniform> ps: SliceParams;
+
 @compute @workgroup_size(256)
 fn bmm_slices(@builtin(global_invocation_id) gid: vec3<u32>,
               @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * 256u;
-  let mn = p.M * p.N;
+  let mn = ps.M * ps.N;
   if (i >= mn) {
     return;
   }
   var s = 0.0;
-  for (var z = 0u; z < p.K; z++) {
+  for (var z = 0u; z < ps.S; z++) {
     s += a[z * mn + i];
   }
-  let m = i / p.N;
-  let n = i % p.N;
-  var x = p.alpha * s;
+  let m = i / ps.N;
+  let n = i % ps.N;
+  var x = ps.alpha * s;
   if (HAS_BIAS) {
     x += bias[n];
   }
-  let idx = p.c_off + m * p.c_m + n * p.c_n;
+  let idx = ps.c_off + m * ps.c_m + n * ps.c_n;
   if (ACCUMULATE) {
     x += c[idx];
   }
