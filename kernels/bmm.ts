@@ -58,6 +58,21 @@ function tileK(gpu: Gpu, tuning: typeof bmmTuning): number {
   return tuning.tileK || (gpu.isCpu || gpu.backend === "gl" ? 8 : 16);
 }
 
+/**
+ * Reads a benchmark's kernel spec: a variant name from `variants`, then {@linkcode BMM_SETTINGS}
+ * after colons, which only `"wide"` takes (`wide:nopf:bk8`). Undefined if either is unknown.
+ */
+export function parseKernelSpec(
+  spec: string,
+  variants: readonly string[],
+): { variant: string; tuning: Partial<typeof bmmTuning> } | undefined {
+  const [variant, ...settings] = spec.split(":");
+  if (!variants.includes(variant)) return undefined;
+  if (settings.length && variant !== "wide") return undefined;
+  if (settings.some((s) => !Object.hasOwn(BMM_SETTINGS, s))) return undefined;
+  return { variant, tuning: Object.assign({}, ...settings.map((s) => BMM_SETTINGS[s])) };
+}
+
 /** Slices of a split product hold at least this many k values. */
 const MIN_SLICE_K = 256;
 

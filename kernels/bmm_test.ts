@@ -3,7 +3,7 @@ import { createTensor } from "../gpu/kernel.ts";
 import { assertClose, readTensor, runOps } from "../gpu/testing.ts";
 import { Rng } from "../data/rng.ts";
 import { assertEquals } from "../tests/_assert.ts";
-import { bmm, type BmmArgs, bmmOps, type Strided } from "./bmm.ts";
+import { bmm, type BmmArgs, bmmOps, parseKernelSpec, type Strided } from "./bmm.ts";
 
 /** CPU reference of the strided batched product, in float64, on host copies of the operands. */
 function reference(
@@ -248,5 +248,17 @@ Deno.test("bmm: refuses operands that are too small", async () => {
   }
   if (!message.includes("A (small) reaches element 8, but holds 8")) {
     throw new Error(`expected the size error, got "${message}"`);
+  }
+});
+
+Deno.test("parseKernelSpec: a variant, then settings only for wide", () => {
+  const variants = ["wide", "tiled"];
+  assertEquals(parseKernelSpec("wide:nopf:bk8", variants), {
+    variant: "wide",
+    tuning: { prefetch: false, tileK: 8 },
+  });
+  assertEquals(parseKernelSpec("tiled", variants), { variant: "tiled", tuning: {} });
+  for (const bad of ["tiled:nopf", "wide:fast", "reg", "wide:", "wide:toString"]) {
+    assertEquals(parseKernelSpec(bad, variants), undefined, bad);
   }
 });

@@ -27,7 +27,7 @@ import { Trainer } from "../model/trainer.ts";
 import { toHf } from "../model/checkpoint.ts";
 import { encodeSafetensors } from "../model/safetensors.ts";
 import { gpuVariant } from "../kernels/matmul.ts";
-import { BMM_SETTINGS, bmmTuning } from "../kernels/bmm.ts";
+import { BMM_SETTINGS, bmmTuning, parseKernelSpec } from "../kernels/bmm.ts";
 import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
 import { median } from "./_bench_peer.ts";
 
@@ -43,18 +43,15 @@ export const GEMM_FLAG = {
 /** Makes `spec` (a `--gemm` value) the GPU matrix-product kernel; throws a UsageError if unknown. */
 export function useGemm(spec: string): void {
   if (spec === "default") return;
-  const [variant, ...settings] = spec.split(":");
-  const bad = settings.find((s) => !BMM_SETTINGS[s]);
-  if (
-    (variant !== "wide" && variant !== "tiled") || bad || (variant === "tiled" && settings.length)
-  ) {
+  const parsed = parseKernelSpec(spec, ["wide", "tiled"]);
+  if (!parsed) {
     throw new UsageError(
       `--gemm: unknown kernel "${spec}"; use default, tiled, wide, or wide with settings ` +
         `after colons (${Object.keys(BMM_SETTINGS).join(", ")})`,
     );
   }
-  gpuVariant.value = variant;
-  for (const s of settings) Object.assign(bmmTuning, BMM_SETTINGS[s]);
+  gpuVariant.value = parsed.variant as "wide" | "tiled";
+  Object.assign(bmmTuning, parsed.tuning);
 }
 
 /** The benchmark's model and batch: the small config (also used by scripts/profile.ts). */

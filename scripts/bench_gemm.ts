@@ -23,10 +23,10 @@
 import { getGpu } from "../gpu/device.ts";
 import { assertNoGpuErrors, createTensor, encodeOps, type Op } from "../gpu/kernel.ts";
 import { type GemmArgs, gemmPasses, type MatmulVariant } from "../kernels/matmul.ts";
-import { BMM_SETTINGS, bmmTuning } from "../kernels/bmm.ts";
+import { BMM_SETTINGS, bmmTuning, parseKernelSpec } from "../kernels/bmm.ts";
 import { getKernel, makeOp } from "../gpu/kernel.ts";
 import probeCode from "./probe.wgsl" with { type: "text" };
-import { parseFlags, runMain } from "../stages/_cli.ts";
+import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
 
 const FLAGS = {
   rows: { default: 8192, help: "Rows of the activations (batch x context)", min: 1, int: true },
@@ -49,25 +49,18 @@ function randomFill(n: number): Float32Array {
   return a;
 }
 
+const VARIANTS = ["wide", "tiled", "reg", "subgroup"];
+
 /** A variant name with its bmm settings (`wide:nopf:bk8`); throws on an unknown one. */
 function parseVariant(spec: string): { variant: MatmulVariant; tuning: Partial<typeof bmmTuning> } {
-  const [variant, ...settings] = spec.split(":");
-  const known: string[] = ["wide", "tiled", "reg", "subgroup"];
-  if (!known.includes(variant)) {
-    throw new Error(`Unknown variant "${variant}" in --variants: use one of ${known.join(", ")}`);
+  const parsed = parseKernelSpec(spec, VARIANTS);
+  if (!parsed) {
+    throw new UsageError(
+      `--variants: unknown kernel "${spec}"; use ${VARIANTS.join(", ")}; wide takes settings ` +
+        `after colons (${Object.keys(BMM_SETTINGS).join(", ")})`,
+    );
   }
-  const tuning: Partial<typeof bmmTuning> = {};
-  for (const s of settings) {
-    if (!BMM_SETTINGS[s] || variant !== "wide") {
-      throw new Error(
-        `Unknown setting "${s}" of variant ${variant} in --variants: wide takes ${
-          Object.keys(BMM_SETTINGS).join(", ")
-        }`,
-      );
-    }
-    Object.assign(tuning, BMM_SETTINGS[s]);
-  }
-  return { variant: variant as MatmulVariant, tuning };
+  return { variant: parsed.variant as MatmulVariant, tuning: parsed.tuning };
 }
 
 /** Builds ops with the variant (and bmm settings) of `spec`, restoring the settings after. */
@@ -152,6 +145,8 @@ async function timeOps(
 if (import.meta.main) {
   await runMain(async () => {
     const f = parseFlags(Deno.args, FLAGS, "Usage: deno run -A scripts/bench_gemm.ts [options]");
+    const variants = f.variants.split(",").map((s) => s.trim());
+    for (const v of variants) parseVariant(v); // bad names fail before any GPU work
     const gpu = await getGpu();
     const N = f.rows, C = f.width, V = f.vocab;
     // The products of one linear layer: forward (x W^T), input gradient (dy W), weight gradient
@@ -163,8 +158,6 @@ if (import.meta.main) {
       ["fc proj", 4 * C, C],
       ["lm head", C, V],
     ];
-    const variants = f.variants.split(",").map((s) => s.trim());
-    for (const v of variants) parseVariant(v);
     console.log(`adapter ${gpu.name} (${gpu.backend}); rows ${N}, width ${C}, vocab ${V}`);
     if (f.probe) await probe(gpu, f.peak);
     console.log(
