@@ -150,11 +150,12 @@ function scratchFor(gpu: Gpu, n: number): Tensor {
  * to run).
  */
 export function bmmOps(gpu: Gpu, args: BmmArgs): Op[] {
+  checkArgs(gpu, args); // C and the bias too, which a split product's first op does not bind
   const { M, N, K } = args;
   const tuning = { ...bmmTuning, ...args.tuning };
   const single = (args.ZO ?? 1) * (args.ZI ?? 1) === 1 && (args.causal ?? "none") === "none";
   const bk = tileK(gpu, tuning);
-  const blocks = Math.ceil(M / BMM_BLOCK) * Math.ceil(N / (N > tuning.narrow ? BMM_BLOCK : 64));
+  const blocks = Math.ceil(M / BMM_BLOCK) * Math.ceil(N / blockCols(N, tuning));
   let S = 1;
   while (
     single && blocks * S < tuning.split && K % (2 * S * bk) === 0 && K / (2 * S) >= MIN_SLICE_K
@@ -195,8 +196,8 @@ export function bmmOps(gpu: Gpu, args: BmmArgs): Op[] {
   return [partial, sum];
 }
 
-/** One op: the batched product described by `args` (validated against the tensors' sizes). */
-export function bmm(gpu: Gpu, args: BmmArgs): Op {
+/** Throws a RangeError naming what is wrong if `args` does not fit its tensors or the device. */
+function checkArgs(gpu: Gpu, args: BmmArgs): void {
   const { a, b, c, bias, M, N, K } = args;
   const ZO = args.ZO ?? 1, ZI = args.ZI ?? 1;
   const label = args.label ?? "bmm";
@@ -222,8 +223,22 @@ export function bmm(gpu: Gpu, args: BmmArgs): Op {
   if (bias && bias.length < N) throw new RangeError(`${label}: bias holds fewer than ${N} values`);
   const maxZ = gpu.limits.maxComputeWorkgroupsPerDimension;
   if (ZO * ZI > maxZ) throw new RangeError(`${label}: ${ZO * ZI} batch matrices exceed ${maxZ}`);
+}
+
+/** 64- or 128-column blocks of C, as `tuning.narrow` says for this N. */
+function blockCols(N: number, tuning: typeof bmmTuning): number {
+  return N > tuning.narrow ? BMM_BLOCK : BMM_BLOCK / 2;
+}
+
+/** One op: the batched product described by `args` (validated against the tensors' sizes). */
+export function bmm(gpu: Gpu, args: BmmArgs): Op {
+  checkArgs(gpu, args);
+  const { a, b, c, bias, M, N, K } = args;
+  const ZO = args.ZO ?? 1, ZI = args.ZI ?? 1;
+  const label = args.label ?? "bmm";
+  const causal = args.causal ?? "none";
   const tuning = { ...bmmTuning, ...args.tuning };
-  const wide = N > tuning.narrow;
+  const cols = blockCols(N, tuning);
   const kernel = getKernel(gpu, {
     code,
     entryPoint: "bmm",
@@ -237,7 +252,7 @@ export function bmm(gpu: Gpu, args: BmmArgs): Op {
       A_ALONG_K: Math.abs(a.col) <= Math.abs(a.row) ? 1 : 0,
       B_ALONG_N: Math.abs(b.col) <= Math.abs(b.row) ? 1 : 0,
       PREFETCH: tuning.prefetch ? 1 : 0,
-      WIDE_N: wide ? 1 : 0,
+      WIDE_N: cols === BMM_BLOCK ? 1 : 0,
     },
   });
   const u = createUniform(
@@ -268,7 +283,7 @@ export function bmm(gpu: Gpu, args: BmmArgs): Op {
   );
   // Without a bias, B stands in for the unused binding (both read-only).
   return makeOp(gpu, kernel, [c.tensor, a.tensor, b.tensor, bias ?? b.tensor, u], [
-    Math.ceil(N / (wide ? BMM_BLOCK : BMM_BLOCK / 2)),
+    Math.ceil(N / cols),
     Math.ceil(M / BMM_BLOCK),
     ZO * ZI,
   ]);

@@ -249,6 +249,28 @@ Deno.test("bmm: refuses operands that are too small", async () => {
   if (!message.includes("A (small) reaches element 8, but holds 8")) {
     throw new Error(`expected the size error, got "${message}"`);
   }
+  // A product split over k binds C only in its second op: C is checked all the same.
+  const M = 4, N = 4, K = 1024;
+  const x = createTensor(gpu, [K * 4], "x");
+  const tinyC = createTensor(gpu, [M * N - 1], "tinyC");
+  const split = () =>
+    bmmOps(gpu, {
+      M,
+      N,
+      K,
+      a: { tensor: x, row: K, col: 1 },
+      b: { tensor: x, row: N, col: 1 },
+      c: { tensor: tinyC, row: N, col: 1 },
+      tuning: { split: 8 },
+    });
+  message = "";
+  try {
+    split();
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assertEquals(message, "bmm: C (tinyC) reaches element 15, but holds 15");
+  for (const z of [t, small, x, tinyC]) z.buffer.destroy();
 });
 
 Deno.test("parseKernelSpec: a variant, then settings only for wide", () => {
