@@ -309,6 +309,27 @@ export function median(xs: readonly number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/**
+ * Wall milliseconds of each of `rounds` rounds of `run`, which trains the timed steps and returns
+ * the last step's loss once the device is done. After each round `checkErrors` runs and the loss
+ * must be finite.
+ */
+export async function timeRounds(
+  rounds: number,
+  checkErrors: () => void,
+  run: () => Promise<number>,
+): Promise<number[]> {
+  const ms: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    const final = await run();
+    ms.push(performance.now() - t0);
+    checkErrors();
+    if (!Number.isFinite(final)) throw new Error(`the loss of the last timed step is ${final}`);
+  }
+  return ms;
+}
+
 /** Builds the result line from the wall time of each timed round of `steps` steps. */
 export function peerResult(
   base: Pick<PeerResult, "name" | "version" | "adapter" | "losses">,

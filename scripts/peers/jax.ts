@@ -37,6 +37,7 @@ import {
   peerResult,
   readBenchDir,
   runPeer,
+  timeRounds,
   watchDevice,
 } from "../_bench_peer.ts";
 
@@ -179,9 +180,7 @@ if (import.meta.main) {
     }
     if (last) await last.data();
     await blockUntilReady([p, m, v]);
-    const roundsMs: number[] = [];
-    for (let r = 0; r < (config.rounds ?? 1); r++) {
-      const t0 = performance.now();
+    const roundsMs = await timeRounds(config.rounds ?? 1, checkErrors, async () => {
       last = undefined; // the previous round's last loss was read (and freed) above
       for (let i = 0; i < steps; i++) {
         last?.dispose();
@@ -189,10 +188,8 @@ if (import.meta.main) {
       }
       const final = (await last!.data())[0];
       await blockUntilReady([p, m, v]);
-      roundsMs.push(performance.now() - t0);
-      checkErrors();
-      if (!Number.isFinite(final)) throw new Error(`the loss of the last timed step is ${final}`);
-    }
+      return final;
+    });
     return peerResult(
       { name: "jax-js", version: VERSION, adapter, losses },
       config,

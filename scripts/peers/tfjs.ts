@@ -30,6 +30,7 @@ import {
   peerResult,
   readBenchDir,
   runPeer,
+  timeRounds,
   watchDevice,
 } from "../_bench_peer.ts";
 
@@ -160,19 +161,14 @@ if (import.meta.main) {
       last = submit();
     }
     await settle(last);
-    const roundsMs: number[] = [];
-    for (let r = 0; r < (config.rounds ?? 1); r++) {
-      const t0 = performance.now();
+    const roundsMs = await timeRounds(config.rounds ?? 1, checkErrors, async () => {
       last = undefined; // the previous round's last loss was read (and freed) above
       for (let i = 0; i < steps; i++) {
         last?.dispose();
         last = submit();
       }
-      const final = await settle(last);
-      roundsMs.push(performance.now() - t0);
-      checkErrors();
-      if (!Number.isFinite(final)) throw new Error(`the loss of the last timed step is ${final}`);
-    }
+      return await settle(last);
+    });
     return peerResult(
       { name: "tfjs", version: tf.version.tfjs, adapter, losses },
       config,
