@@ -36,21 +36,67 @@ function checkShape(label: string, dims: Record<string, number>): void {
 }
 
 /**
- * out (B, T, C) = wte[inp[b, t]] + wpe[t]. inp (B, T) holds u32 token ids; wte (V, C),
- * wpe (maxT, C) with maxT >= T.
+ * Rows [start, start + count) of a (V, C) token table, bound as a tensor of their own. A table
+ * larger than one binding goes to the kernels as several pieces (the model's `vocabPieces`).
+ */
+export interface VocabRows {
+  tensor: Tensor;
+  start: number;
+  count: number;
+}
+
+/**
+ * The pieces of a token table: a list of {@linkcode VocabRows} as it is (checked to hold C values
+ * per row), a whole tensor as one piece of all its rows.
+ */
+export function vocabRows(
+  label: string,
+  table: Tensor | readonly VocabRows[],
+  C: number,
+): readonly VocabRows[] {
+  const pieces = "buffer" in table
+    ? [{ tensor: table, start: 0, count: Math.floor(table.length / C) }]
+    : table;
+  for (const { tensor, start, count } of pieces) {
+    if (!Number.isInteger(start) || start < 0 || !Number.isInteger(count) || count < 1) {
+      throw new RangeError(`${label}: token rows [${start}, ${start + count}) are not a range`);
+    }
+    if (tensor.length < count * C) {
+      throw new RangeError(
+        `${label}: ${tensor.name} holds ${tensor.length} values, needs ${
+          count * C
+        } (${count} rows)`,
+      );
+    }
+  }
+  return pieces;
+}
+
+/**
+ * out (B, T, C) = wte[inp[b, t]] + wpe[t]. inp (B, T) holds u32 token ids; wte (V, C), whole or
+ * as pieces (one op each, writing the positions whose token the piece holds), wpe (maxT, C) with
+ * maxT >= T.
  */
 export function encoderForward(
   gpu: Gpu,
-  args: { out: Tensor; inp: Tensor; wte: Tensor; wpe: Tensor; B: number; T: number; C: number },
+  args: {
+    out: Tensor;
+    inp: Tensor;
+    wte: Tensor | readonly VocabRows[];
+    wpe: Tensor;
+    B: number;
+    T: number;
+    C: number;
+  },
 ): Op[] {
-  const { out, inp, wte, wpe, B, T, C } = args;
+  const { out, inp, wpe, B, T, C } = args;
   checkShape("encoderForward", { B, T, C });
   checkSizes("encoderForward", {
     out: [out, B * T * C],
     inp: [inp, B * T],
-    wte: [wte, C],
     wpe: [wpe, T * C],
   });
+  const pieces = vocabRows("encoderForward", args.wte, C);
   const rows = gpu.isCpu;
   const kernel = getKernel(gpu, {
     code,
@@ -58,28 +104,36 @@ export function encoderForward(
     bindings: ["write", "read", "read", "read", "uniform"],
     constants: { WG: rows ? WG_ROWS : WG },
   });
-  const u = createUniform(gpu, params([B, T, C, 0, 0]), "encoder_forward.params");
   const [y, z] = grid(gpu, B * T);
   const dispatch: [number, number, number] = rows
     ? [...grid(gpu, Math.ceil((B * T) / WG_ROWS)), 1]
     : [Math.ceil(C / WG), y, z];
-  return [makeOp(gpu, kernel, [out, inp, wte, wpe, u], dispatch)];
+  return pieces.map(({ tensor, start, count }) => {
+    const u = createUniform(
+      gpu,
+      params([B, T, C, 0, 0, start, count]),
+      "encoder_forward.params",
+    );
+    return makeOp(gpu, kernel, [out, inp, tensor, wpe, u], dispatch);
+  });
 }
 
 /**
- * dwte (V, C) += and dwpe (maxT, C) += from dout (B, T, C). Deterministic without atomics: the
- * positions of each token id come as a CSR index built on the CPU each batch by
- * {@linkcode buildTokenBuckets}: bucketStart (V + 1) u32 and bucketPos (B * T) u32, where the flat
- * positions (b * T + t) holding token v are bucketPos[bucketStart[v] .. bucketStart[v + 1]), in
- * increasing order. Two ops: the token embedding gradient (work goes by slot of the index, B * T
- * of them, so absent token ids cost nothing; the slot opening a bucket sums its rows, with one
- * invocation per channel on GPUs and per few channels on CPU adapters) and the position embedding gradient (one invocation per (t, c),
- * looping over b). bucketStart[V] must equal B * T.
+ * dwte (V, C) += and dwpe (maxT, C) += from dout (B, T, C); dwte whole, or as pieces that tile
+ * the V token ids in order. Deterministic without atomics: the positions of each token id come as
+ * a CSR index built on the CPU each batch by {@linkcode buildTokenBuckets}: bucketStart (V + 1)
+ * u32 and bucketPos (B * T) u32, where the flat positions (b * T + t) holding token v are
+ * bucketPos[bucketStart[v] .. bucketStart[v + 1]), in increasing order. bucketStart[V] must equal
+ * B * T. The ops:
+ * - the token embedding gradient, one per piece of dwte. Work goes by slot of the index (B * T of
+ *   them), so absent token ids cost nothing; the slot opening a bucket sums its rows, with one
+ *   invocation per channel on GPUs and per few channels on CPU adapters;
+ * - the position embedding gradient: one invocation per (t, c), looping over b.
  */
 export function encoderBackward(
   gpu: Gpu,
   args: {
-    dwte: Tensor;
+    dwte: Tensor | readonly VocabRows[];
     dwpe: Tensor;
     dout: Tensor;
     bucketStart: Tensor;
@@ -90,10 +144,15 @@ export function encoderBackward(
     V: number;
   },
 ): Op[] {
-  const { dwte, dwpe, dout, bucketStart, bucketPos, B, T, C, V } = args;
+  const { dwpe, dout, bucketStart, bucketPos, B, T, C, V } = args;
   checkShape("encoderBackward", { B, T, C, V });
+  const pieces = vocabRows("encoderBackward", args.dwte, C);
+  let end = 0; // each piece must start where the last ended, and the last end at V
+  for (const p of pieces) end = p.start === end ? p.start + p.count : NaN;
+  if (end !== V) {
+    throw new RangeError(`encoderBackward: the pieces of dwte do not tile the ${V} token ids`);
+  }
   checkSizes("encoderBackward", {
-    dwte: [dwte, V * C],
     dwpe: [dwpe, T * C],
     dout: [dout, B * T * C],
     bucketStart: [bucketStart, V + 1],
@@ -118,14 +177,23 @@ export function encoderBackward(
     ? Math.max(1, Math.min(C, Math.floor(CPU_LOOP_BUDGET / (B * T + 1))))
     : 1;
   const CL = Math.ceil(C / perInvocation);
-  const u = createUniform(gpu, params([B, T, C, V, CL]), "encoder_backward.params");
-  return [
+  const wteOps = pieces.map(({ tensor, start, count }) =>
     makeOp(
       gpu,
       wteKernel,
-      [dwte, dout, bucketStart, bucketPos, u],
+      [
+        tensor,
+        dout,
+        bucketStart,
+        bucketPos,
+        createUniform(gpu, params([B, T, C, V, CL, start, count]), "encoder_backward.params"),
+      ],
       grid(gpu, Math.ceil((B * T * CL) / WG)),
-    ),
+    )
+  );
+  const u = createUniform(gpu, params([B, T, C, V, CL, 0, 0]), "encoder_backward.params");
+  return [
+    ...wteOps,
     makeOp(gpu, wpeKernel, [dwpe, dout, u], [Math.ceil(C / WG), ...grid(gpu, T)]),
   ];
 }

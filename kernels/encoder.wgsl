@@ -7,6 +7,9 @@
 // the channels (lanes of a SIMD vector take neighbouring rows), twice as fast there as one
 // invocation per element because each workgroup costs a fixed overhead.
 //
+// A token table larger than one binding comes as several pieces, one op each: a piece holds the
+// rows V0 .. V0 + NV of wte (or dwte), and its op touches only the positions whose token is there.
+//
 // CPU adapters (lavapipe, llvmpipe) silently stop an invocation's loops after 65535 iterations in
 // all. A frequent token's bucket can be long, so an invocation of the token embedding gradient
 // takes only as many channels as keeps (channels) x (B * T + 1) within that budget: the launcher
@@ -20,12 +23,14 @@ struct Params {
   C: u32,
   V: u32, // vocabulary size (backward only)
   CL: u32, // token embedding gradient: invocations per slot, each taking every CL-th channel
+  V0: u32, // the first token id of the bound piece of wte or dwte
+  NV: u32, // the token ids it holds
 }
 
 // ---- Forward -------------------------------------------------------------------------------
 @group(0) @binding(0) var<storage, read_write> out: array<f32>; // (B, T, C)
 @group(0) @binding(1) var<storage, read> tokens: array<u32>; // (B, T)
-@group(0) @binding(2) var<storage, read> wte: array<f32>; // (V, C)
+@group(0) @binding(2) var<storage, read> wte: array<f32>; // (NV, C): rows V0 .. V0 + NV
 @group(0) @binding(3) var<storage, read> wpe: array<f32>; // (maxT, C)
 @group(0) @binding(4) var<uniform> p: Params;
 
@@ -37,8 +42,10 @@ fn encoder_forward(@builtin(global_invocation_id) gid: vec3<u32>,
   let c = gid.x;
   let bt = wid.y + wid.z * nwg.y;
   if (c >= p.C || bt >= p.B * p.T) { return; }
+  let row = tokens[bt] - p.V0; // ids below the piece wrap around to large values
+  if (row >= p.NV) { return; }
   let t = bt % p.T;
-  out[bt * p.C + c] = wte[tokens[bt] * p.C + c] + wpe[t * p.C + c];
+  out[bt * p.C + c] = wte[row * p.C + c] + wpe[t * p.C + c];
 }
 
 // One invocation per position (b, t); dispatch grid(ceil(B * T / WG)).
@@ -47,9 +54,11 @@ fn encoder_forward_rows(@builtin(global_invocation_id) gid: vec3<u32>,
                         @builtin(num_workgroups) nwg: vec3<u32>) {
   let bt = gid.x + gid.y * nwg.x * WG;
   if (bt >= p.B * p.T) { return; }
+  let row = tokens[bt] - p.V0;
+  if (row >= p.NV) { return; }
   let C = p.C;
   let o = bt * C;
-  let e = tokens[bt] * C;
+  let e = row * C;
   let q = (bt % p.T) * C;
   for (var c = 0u; c < C; c++) {
     out[o + c] = wte[e + c] + wpe[q + c];
@@ -58,7 +67,7 @@ fn encoder_forward_rows(@builtin(global_invocation_id) gid: vec3<u32>,
 
 // ---- Backward, token embedding (accumulated) -------------------------------------------------
 //   dwte[v, :] += sum over the positions k holding v (increasing) of dout[k, :]
-@group(0) @binding(0) var<storage, read_write> dwte: array<f32>; // (V, C)
+@group(0) @binding(0) var<storage, read_write> dwte: array<f32>; // (NV, C): rows V0 .. V0 + NV
 @group(0) @binding(1) var<storage, read> dout_w: array<f32>; // (B, T, C)
 @group(0) @binding(2) var<storage, read> bucket_start: array<u32>; // (V + 1)
 @group(0) @binding(3) var<storage, read> bucket_pos: array<u32>; // (B * T)
@@ -95,7 +104,8 @@ fn encoder_backward_wte(@builtin(global_invocation_id) gid: vec3<u32>,
   let lane = i - k0 * CL;
   if (k0 >= pw.B * pw.T) { return; }
   let v = bucket_of(k0);
-  if (bucket_start[v] != k0) { return; }
+  let row = v - pw.V0;
+  if (bucket_start[v] != k0 || row >= pw.NV) { return; }
   let end = bucket_start[v + 1u];
   let C = pw.C;
   for (var c = lane; c < C; c += CL) {
@@ -103,7 +113,7 @@ fn encoder_backward_wte(@builtin(global_invocation_id) gid: vec3<u32>,
     for (var k = k0; k < end; k++) {
       s += dout_w[bucket_pos[k] * C + c];
     }
-    dwte[v * C + c] += s;
+    dwte[row * C + c] += s;
   }
 }
 

@@ -3,7 +3,7 @@ import { createTensor } from "../gpu/kernel.ts";
 import { assertClose, readTensor, runOps } from "../gpu/testing.ts";
 import { Rng } from "../data/rng.ts";
 import * as ref from "./_reference_layers.ts";
-import { buildTokenBuckets, encoderBackward, encoderForward } from "./encoder.ts";
+import { buildTokenBuckets, encoderBackward, encoderForward, type VocabRows } from "./encoder.ts";
 
 function assert(cond: boolean, msg = "assertion failed"): asserts cond {
   if (!cond) throw new Error(msg);
@@ -45,6 +45,7 @@ async function checkEncoder(
   V: number,
   seed: number,
   frequent = 0, // share of positions holding token 2
+  cuts: number[] = [], // token ids where wte and dwte are cut into pieces (tensors of their own)
 ) {
   const rng = new Rng(seed);
   const maxT = T + 3; // wpe has more rows than the batch uses
@@ -79,19 +80,34 @@ async function checkEncoder(
       bucketStart: createTensor(gpu, [V + 1], "bucketStart", start),
       bucketPos: createTensor(gpu, [B * T], "bucketPos", pos),
     };
+    const bounds = [0, ...cuts, V];
+    const pieces = (data: Float32Array, label: string): VocabRows[] =>
+      bounds.slice(1).map((end, k) => {
+        const start = bounds[k], count = end - start;
+        const rows = data.slice(start * C, end * C);
+        return { tensor: createTensor(gpu, [count, C], `${label}.${k}`, rows), start, count };
+      });
+    const wtePieces = cuts.length ? pieces(wte, "wte") : t.wte;
+    const dwtePieces = cuts.length ? pieces(dwte0, "dwte") : t.dwte;
     await runOps(gpu, [
-      ...encoderForward(gpu, { ...t, B, T, C }),
-      ...encoderBackward(gpu, { ...t, B, T, C, V }),
+      ...encoderForward(gpu, { ...t, wte: wtePieces, B, T, C }),
+      ...encoderBackward(gpu, { ...t, dwte: dwtePieces, B, T, C, V }),
     ]);
+    const gotDwte = "buffer" in dwtePieces ? await readTensor(gpu, dwtePieces) : new Float32Array(
+      (await Promise.all(dwtePieces.map((p) => readTensor(gpu, p.tensor)))).flatMap((a) => [...a]),
+    );
     const tol = { atol: 1e-4, rtol: 1e-5 }; // long bucket sums round in another order
     assertClose(await readTensor(gpu, t.out), out, { ...tol, name: `out (${name})` });
-    assertClose(await readTensor(gpu, t.dwte), dwte, { ...tol, name: `dwte (${name})` });
+    assertClose(gotDwte, dwte, { ...tol, name: `dwte (${name})` });
     assertClose(await readTensor(gpu, t.dwpe), dwpe, { ...tol, name: `dwpe (${name})` });
   }
 }
 
 Deno.test("encoder forward and backward match the CPU reference (B=3, T=11, C=43, V=29)", () =>
   checkEncoder(3, 11, 43, 29, 1));
+
+Deno.test("encoder with the token tables in pieces of token ids (cut at 1, 3 and 20 of 29)", () =>
+  checkEncoder(3, 11, 43, 29, 6, 0.2, [1, 3, 20]));
 
 Deno.test("encoder handles channels above the workgroup size (B=2, T=5, C=200, V=13)", () =>
   checkEncoder(2, 5, 200, 13, 2));
@@ -106,3 +122,34 @@ Deno.test("encoder with more positions than one dispatch dimension allows (B=2, 
 // invocation: the kernel must not loop over both.
 Deno.test("encoder backward with one token filling most of the batch (B=4, T=700, C=200)", () =>
   checkEncoder(4, 700, 200, 11, 5, 0.9));
+
+Deno.test("encoder backward refuses pieces of dwte that do not tile the vocabulary", async () => {
+  const gpu = await getGpu();
+  const t = (n: number) => createTensor(gpu, [n, 4], "piece");
+  const args = (dwte: VocabRows[]) => ({
+    dwte,
+    dwpe: createTensor(gpu, [2, 4], "dwpe"),
+    dout: createTensor(gpu, [1, 2, 4], "dout"),
+    bucketStart: createTensor(gpu, [11], "bucketStart"),
+    bucketPos: createTensor(gpu, [2], "bucketPos"),
+    B: 1,
+    T: 2,
+    C: 4,
+    V: 10,
+  });
+  for (
+    const dwte of [
+      [{ tensor: t(4), start: 0, count: 4 }, { tensor: t(5), start: 5, count: 5 }], // a gap
+      [{ tensor: t(6), start: 0, count: 6 }, { tensor: t(5), start: 5, count: 5 }], // an overlap
+      [{ tensor: t(9), start: 0, count: 9 }], // short of V
+    ]
+  ) {
+    let message = "";
+    try {
+      encoderBackward(gpu, args(dwte));
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    assert(/do not tile the 10 token ids/.test(message), message || "no error");
+  }
+});

@@ -10,6 +10,7 @@ import type { Gpu } from "../gpu/device.ts";
 import { createUniform, GpuError } from "../gpu/device.ts";
 import { getKernel, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
 import code from "./kv_cache.wgsl" with { type: "text" };
+import { type VocabRows, vocabRows } from "./encoder.ts";
 
 /** Invocations per workgroup of the element-wise entry points. */
 const WG = 64;
@@ -45,20 +46,23 @@ function dispatch(gpu: Gpu, label: string, invocations: number, wg: number): [nu
   return [n];
 }
 
-/** out (B, C) = wte[tokens[b]] + wpe[pos[b]] for each row b. Written. */
+/**
+ * out (B, C) = wte[tokens[b]] + wpe[pos[b]] for each row b. Written. wte (V, C) whole or as
+ * pieces (one op each, writing the rows whose token the piece holds).
+ */
 export function embedAt(
   gpu: Gpu,
   args: {
     out: Tensor;
     tokens: Tensor;
     pos: Tensor;
-    wte: Tensor;
+    wte: Tensor | readonly VocabRows[];
     wpe: Tensor;
     B: number;
     C: number;
   },
 ): Op[] {
-  const { out, tokens, pos, wte, wpe, B, C } = args;
+  const { out, tokens, pos, wpe, B, C } = args;
   const label = "embed_at";
   need(label, out, B * C, "B*C");
   need(label, tokens, B, "B");
@@ -69,8 +73,11 @@ export function embedAt(
     bindings: ["write", "read", "read", "read", "read", "uniform"],
     constants: { WG },
   });
-  const u = uniform(gpu, `${label}.params`, { B, T: 1, C, NH: 1 });
-  return [makeOp(gpu, kernel, [out, tokens, pos, wte, wpe, u], dispatch(gpu, label, B * C, WG))];
+  const size = dispatch(gpu, label, B * C, WG);
+  return vocabRows(label, args.wte, C).map(({ tensor, start, count }) => {
+    const u = createUniform(gpu, params([B, 1, C, 1, { f32: 1 }, start, count]), `${label}.params`);
+    return makeOp(gpu, kernel, [out, tokens, pos, tensor, wpe, u], size);
+  });
 }
 
 /**

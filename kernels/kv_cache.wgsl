@@ -25,24 +25,29 @@ struct Params {
   C: u32,
   NH: u32,
   scale: f32, // 1 / sqrt(hs)
+  V0: u32, // embed_at: the first token id of the bound piece of wte
+  NV: u32, // embed_at: the token ids it holds
 }
 
 // ---- embed_at ------------------------------------------------------------------------------
 @group(0) @binding(0) var<storage, read_write> emb_out: array<f32>; // (B, C)
 @group(0) @binding(1) var<storage, read> emb_tokens: array<u32>; // (B)
 @group(0) @binding(2) var<storage, read> emb_pos: array<u32>; // (B)
-@group(0) @binding(3) var<storage, read> wte: array<f32>; // (V, C)
+@group(0) @binding(3) var<storage, read> wte: array<f32>; // (NV, C): rows V0 .. V0 + NV
 @group(0) @binding(4) var<storage, read> wpe: array<f32>; // (maxT, C)
 @group(0) @binding(5) var<uniform> pe: Params;
 
-// One invocation per element; dispatch ceil(B * C / WG).
+// One invocation per element; dispatch ceil(B * C / WG). Rows whose token is outside the piece
+// are left to the op of another piece.
 @compute @workgroup_size(WG)
 fn embed_at(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
   if (i >= pe.B * pe.C) { return; }
   let b = i / pe.C;
   let c = i % pe.C;
-  emb_out[i] = wte[emb_tokens[b] * pe.C + c] + wpe[emb_pos[b] * pe.C + c];
+  let row = emb_tokens[b] - pe.V0; // ids below the piece wrap around to large values
+  if (row >= pe.NV) { return; }
+  emb_out[i] = wte[row * pe.C + c] + wpe[emb_pos[b] * pe.C + c];
 }
 
 // ---- cache_write -----------------------------------------------------------------------------

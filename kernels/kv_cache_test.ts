@@ -10,6 +10,7 @@ Deno.test("embed_at matches the CPU reference at per-row positions", async () =>
   const rng = new Rng(3);
   const B = 5, C = 36, V = 11, maxT = 9;
   const tokens = Uint32Array.from({ length: B }, () => rng.int(V));
+  tokens.set([4, 0, 10]); // a token of each piece below
   const pos = Uint32Array.from([0, 8, 3, 3, 7]);
   const wte = rng.normalArray(V * C), wpe = rng.normalArray(maxT * C);
   const out = createTensor(gpu, [B, C], "out");
@@ -25,9 +26,33 @@ Deno.test("embed_at matches the CPU reference at per-row positions", async () =>
       C,
     }),
   );
-  assertClose(await readTensor(gpu, out), ref.embedAt(tokens, pos, wte, wpe, B, C), {
-    name: "out",
-  });
+  const want = ref.embedAt(tokens, pos, wte, wpe, B, C);
+  assertClose(await readTensor(gpu, out), want, { name: "out" });
+  // The token embedding in pieces of token ids [0, 4), [4, 5) and [5, 11), tensors of their own.
+  const pieces = [[0, 4], [4, 1], [5, 6]].map(([start, count]) => ({
+    tensor: createTensor(
+      gpu,
+      [count, C],
+      `wte.${start}`,
+      wte.slice(start * C, (start + count) * C),
+    ),
+    start,
+    count,
+  }));
+  const split = createTensor(gpu, [B, C], "split");
+  await runOps(
+    gpu,
+    embedAt(gpu, {
+      out: split,
+      tokens: createTensor(gpu, [B], "tokens", tokens),
+      pos: createTensor(gpu, [B], "pos", pos),
+      wte: pieces,
+      wpe: createTensor(gpu, [maxT, C], "wpe", wpe),
+      B,
+      C,
+    }),
+  );
+  assertClose(await readTensor(gpu, split), want, { name: "out (pieces)" });
 });
 
 Deno.test("attention_decode writes the cache and attends over positions 0..pos", async () => {

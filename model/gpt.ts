@@ -12,7 +12,7 @@
  *
  * @module
  */
-import { type Gpu, GpuError, readback } from "../gpu/device.ts";
+import { type Gpu, readback } from "../gpu/device.ts";
 import type { Op, Tensor } from "../gpu/kernel.ts";
 import { Rng } from "../data/rng.ts";
 import { type GptConfig, validateConfig } from "./config.ts";
@@ -24,6 +24,15 @@ import { attentionBackward, attentionForward } from "../kernels/attention.ts";
 import { geluBackward, geluForward } from "../kernels/gelu.ts";
 import { residualForward } from "../kernels/residual.ts";
 import { crossEntropyForward, crossEntropyFused, sumReduce } from "../kernels/crossentropy.ts";
+import {
+  gcd,
+  lmHeadBackward,
+  lmHeadForward,
+  splitRanges,
+  view,
+  vocabPieces,
+  vocabRowsOf,
+} from "./_split.ts";
 
 /** The four matrices of a block, with their (out, in) shapes. */
 function blockMatrices(c: GptConfig, l: number): TensorSpec[] {
@@ -98,6 +107,12 @@ export function initialParameters(c: GptConfig, seed: number): Map<string, Float
   return out;
 }
 
+/**
+ * The parameters that kernels bind in pieces of token ids (see `vocabPieces`), so that they may be
+ * larger than one binding: GPT-2's token embedding is 147 MiB, more than lavapipe's 128 MiB.
+ */
+export const BOUND_IN_PIECES: readonly string[] = ["transformer.wte.weight"];
+
 /** A GPT-2 model: configuration and parameters on the GPU. */
 export class Gpt {
   readonly gpu: Gpu;
@@ -111,7 +126,7 @@ export class Gpt {
     this.gpu = gpu;
     this.config = validateConfig(config);
     const { specs, decayCount } = parameterSpecs(config);
-    this.params = TensorTable.create(gpu, "params", specs, { contiguous: true });
+    this.params = this.tableLikeParams("params");
     const firstVector = this.params.get(specs[decayCount].name);
     this.decayEnd = firstVector.offset / 4;
   }
@@ -144,10 +159,16 @@ export class Gpt {
 
   /** Gradients (same layout as the parameters), allocated on first use. */
   get grads(): TensorTable {
-    this.#grads ??= TensorTable.create(this.gpu, "grads", parameterSpecs(this.config).specs, {
-      contiguous: true,
-    });
+    this.#grads ??= this.tableLikeParams("grads");
     return this.#grads;
+  }
+
+  /** A new zero-filled table with the parameters' layout (gradients, optimizer moments). */
+  tableLikeParams(label: string): TensorTable {
+    return TensorTable.create(this.gpu, label, parameterSpecs(this.config).specs, {
+      contiguous: true,
+      boundInPieces: BOUND_IN_PIECES,
+    });
   }
 
   /** Uploads parameter values (every tensor must be present with the right size). */
@@ -296,45 +317,10 @@ export interface GraphOptions {
   training: boolean;
   /**
    * Largest tensor one binding may hold, in bytes (default: the adapter's
-   * maxStorageBufferBindingSize). Larger logits are split by rows and larger attention matrices
-   * by batch; tests set it low to exercise the split.
+   * maxStorageBufferBindingSize). Larger logits are split by rows, larger attention matrices by
+   * batch, and a larger token embedding by token ids; tests set it low to exercise the split.
    */
   maxBindingBytes?: number;
-}
-
-/** Ranges [start, start + count) covering n items of `bytesPer` bytes, each range <= maxBytes. */
-function splitRanges(
-  n: number,
-  bytesPer: number,
-  maxBytes: number,
-  align: number,
-  what: string,
-): [number, number][] {
-  if (n * bytesPer <= maxBytes) return [[0, n]];
-  const per = Math.floor(Math.floor(maxBytes / bytesPer) / align) * align;
-  if (per < 1) {
-    throw new GpuError(
-      `${what} needs ${align * bytesPer} bytes per piece, more than one binding allows here ` +
-        `(${maxBytes}): lower --context or use a smaller vocabulary`,
-    );
-  }
-  const out: [number, number][] = [];
-  for (let i = 0; i < n; i += per) out.push([i, Math.min(per, n - i)]);
-  return out;
-}
-
-/** Elements [start, start + length) of t, as a tensor (the start must keep 256-byte alignment). */
-function view(t: Tensor, start: number, length: number): Tensor {
-  if (start === 0 && length === t.length) return t;
-  const offset = t.offset + start * 4;
-  if (offset % 256 !== 0 || start + length > t.length) {
-    throw new Error(`${t.name}: view [${start}, ${start + length}) is misaligned or out of range`);
-  }
-  return { name: `${t.name}[${start}:]`, buffer: t.buffer, offset, length, shape: [length] };
-}
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
 }
 
 /**
@@ -369,6 +355,8 @@ export class Graph {
   readonly #logits: Tensor[];
   /** Batch entries [start, start + count) of each attention matrix tensor (one unless split). */
   readonly attChunks: readonly [number, number][];
+  /** Token ids [start, start + count) of each piece of the token embedding (one unless split). */
+  readonly vocabChunks: readonly [number, number][];
 
   constructor(gpt: Gpt, options: GraphOptions) {
     const { B, T, training } = options;
@@ -384,7 +372,8 @@ export class Graph {
     const gpu = gpt.gpu;
     const C = c.width, V = c.vocabSize, NH = c.heads, L = c.layers, N = B * T;
     // Tensors larger than one binding are split: the logits by rows (starts 64 rows apart keep
-    // every row slice 256-byte aligned), the attention matrices by batch entries.
+    // every row slice 256-byte aligned), the attention matrices by batch entries, the token
+    // embedding (and its gradient) by token ids.
     const maxBinding = options.maxBindingBytes ??
       Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
     const logitChunks = scalar ? [] : splitRanges(N, V * 4, maxBinding, 64, "The logits");
@@ -395,8 +384,11 @@ export class Graph {
       64 / gcd(T * C, 64),
       `Attention (${NH} heads x ${T} x ${T})`,
     );
+    const vocabChunks = vocabPieces(V, C, maxBinding);
     this.logitChunks = logitChunks;
     this.attChunks = attChunks;
+    this.vocabChunks = vocabChunks;
+    const wte = vocabRowsOf(gpt.param("transformer.wte.weight"), vocabChunks, C);
     const chunkName = (name: string, k: number, n: number) => (n === 1 ? name : `${name}.${k}`);
     const actSpecs: TensorSpec[] = [{ name: "encoded", shape: [B, T, C] }];
     for (let l = 0; l < L; l++) {
@@ -456,7 +448,7 @@ export class Graph {
     fwd.push(...encoderForward(gpu, {
       out: a("encoded"), // (B,T,C)
       inp: io("inputs"),
-      wte: p("transformer.wte.weight"),
+      wte,
       wpe: p("transformer.wpe.weight"),
       B,
       T,
@@ -505,13 +497,13 @@ export class Graph {
       this.forward = fwd;
     } else {
       logitChunks.forEach((range, k) =>
-        fwd.push(...matmulForward(gpu, {
-          out: logits(k), // (B,T,V): the LM head is tied to the token embedding
+        fwd.push(...lmHeadForward(gpu, {
+          logits: logits(k), // (B,T,V): the LM head is tied to the token embedding
           inp: rowsOf(a("lnf"), range, C),
-          weight: p("transformer.wte.weight"),
+          wte,
           N: range[1],
           C,
-          OC: V,
+          V,
         }))
       );
       this.forward = fwd;
@@ -551,6 +543,7 @@ export class Graph {
     this.dacts = dacts;
     const d = (name: string) => dacts.get(name);
     const g = (name: string) => gpt.grads.get(name);
+    const dwte = vocabRowsOf(g("transformer.wte.weight"), vocabChunks, C);
     const bwd: Op[] = [];
     if (scalar) {
       // values = lnf @ score.weight^T; io "dvalues" holds dvalues (B,T)
@@ -567,15 +560,15 @@ export class Graph {
     } else {
       // logits = lnf @ wte^T; the logits tensors now hold dlogits
       logitChunks.forEach((range, k) =>
-        bwd.push(...matmulBackward(gpu, {
+        bwd.push(...lmHeadBackward(gpu, {
           dinp: rowsOf(d("dbtc"), range, C),
-          dweight: g("transformer.wte.weight"),
-          dout: logits(k),
+          dwte,
+          dlogits: logits(k),
           inp: rowsOf(a("lnf"), range, C),
-          weight: p("transformer.wte.weight"),
+          wte,
           N: range[1],
           C,
-          OC: V,
+          V,
         }))
       );
     }
@@ -679,7 +672,7 @@ export class Graph {
       }));
     }
     bwd.push(...encoderBackward(gpu, {
-      dwte: g("transformer.wte.weight"),
+      dwte,
       dwpe: g("transformer.wpe.weight"),
       dout: d("dresidual"),
       bucketStart: io("bucketStart"),

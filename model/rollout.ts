@@ -16,8 +16,8 @@ import { assertNoGpuErrors, encodeOps, type Op } from "../gpu/kernel.ts";
 import { Rng } from "../data/rng.ts";
 import { attentionDecode, embedAt } from "../kernels/kv_cache.ts";
 import { layernormForward } from "../kernels/layernorm.ts";
-import { matmulForward } from "../kernels/matmul.ts";
 import { blockForward, type Gpt, Graph } from "./gpt.ts";
+import { lmHeadForward, vocabPieces, vocabRowsOf } from "./_split.ts";
 import { sampleToken } from "./generate.ts";
 import { type TensorSpec, TensorTable } from "./tensors.ts";
 
@@ -47,6 +47,15 @@ export interface Rollout {
   prompts: number[][];
 }
 
+/** Options of {@linkcode Generator}. */
+export interface GeneratorOptions {
+  /**
+   * Largest tensor one binding may hold, in bytes (default: the adapter's limit): a larger token
+   * embedding is bound in pieces of token ids. Tests set it low to exercise the split.
+   */
+  maxBindingBytes?: number;
+}
+
 /** Prompt length buckets: the prefill graph's T is a multiple of this (or the context). */
 const BUCKET = 16;
 
@@ -60,13 +69,18 @@ export class Generator {
   readonly #decode: Op[];
   readonly #prefill = new Map<number, Graph>();
   readonly #staging: GPUBuffer;
+  readonly #maxBindingBytes: number | undefined;
 
-  constructor(gpt: Gpt, B: number) {
+  constructor(gpt: Gpt, B: number, options: GeneratorOptions = {}) {
     if (gpt.config.head === "scalar") throw new Error("Generation needs a model with the LM head");
     this.gpt = gpt;
     this.B = B;
+    this.#maxBindingBytes = options.maxBindingBytes;
     const gpu = gpt.gpu;
     const { width: C, vocabSize: V, layers: L, heads: NH, context: T } = gpt.config;
+    const maxBinding = options.maxBindingBytes ??
+      Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+    const wte = vocabRowsOf(gpt.param("transformer.wte.weight"), vocabPieces(V, C, maxBinding), C);
     this.#cache = TensorTable.create(
       gpu,
       `kv cache ${B}x${T}`,
@@ -110,7 +124,7 @@ export class Generator {
       out: a("encoded"), // (B,C)
       tokens: io("tokens"),
       pos: io("pos"),
-      wte: p("transformer.wte.weight"),
+      wte,
       wpe: p("transformer.wpe.weight"),
       B,
       C,
@@ -145,13 +159,13 @@ export class Generator {
       N,
       C,
     }));
-    ops.push(...matmulForward(gpu, {
-      out: a("logits"), // (B,V), tied LM head
+    ops.push(...lmHeadForward(gpu, {
+      logits: a("logits"), // (B,V), tied LM head
       inp: a("lnf"),
-      weight: p("transformer.wte.weight"),
+      wte,
       N,
       C,
-      OC: V,
+      V,
     }));
     this.#decode = ops;
     this.#staging = gpu.device.createBuffer({
@@ -171,7 +185,12 @@ export class Generator {
     const T = Math.min(ctx, Math.ceil(len / BUCKET) * BUCKET);
     let g = this.#prefill.get(T);
     if (!g) {
-      g = new Graph(this.gpt, { B: this.B, T, training: false });
+      g = new Graph(this.gpt, {
+        B: this.B,
+        T,
+        training: false,
+        maxBindingBytes: this.#maxBindingBytes,
+      });
       this.#prefill.set(T, g);
     }
     return g;

@@ -64,3 +64,27 @@ Deno.test("sampled generation is deterministic in its seed and stops at the stop
   gen.destroy();
   gpt.destroy();
 });
+
+Deno.test("generation with the token embedding in pieces gives the tokens of the whole", async () => {
+  const gpu = await getGpu();
+  const wide: GptConfig = { ...config, heads: 4, width: 128 }; // embedding: 37 x 128 x 4 bytes
+  const values = initialParameters(wide, 5);
+  const rng = new Rng(11);
+  for (const [name, v] of values) {
+    if (v.length > 1 && !name.includes("ln_")) values.set(name, rng.normalArray(v.length, 0.1));
+  }
+  const gpt = Gpt.create(gpu, wide, { values });
+  const prompts = [[1, 2, 3], [4], [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18], [36, 2]];
+  const opts = { maxTokens: 12, temperature: 0 };
+  const one = new Generator(gpt, 4);
+  // 64 rows of logits fit one binding, and 18 of the embedding's 37 rows: three pieces.
+  const three = new Generator(gpt, 4, { maxBindingBytes: 64 * wide.vocabSize * 4 });
+  const whole = await one.generate(prompts, opts);
+  const split = await three.generate(prompts, opts);
+  assertEquals(split.tokens, whole.tokens);
+  // not one token repeated to the end: the rows differ, so the comparison says something
+  assertEquals(new Set(whole.tokens.map((t) => t.join())).size, prompts.length);
+  one.destroy();
+  three.destroy();
+  gpt.destroy();
+});

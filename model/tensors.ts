@@ -29,6 +29,11 @@ export interface TableOptions {
    * per buffer, so a dispatch cannot write one range of a buffer while reading another.
    */
   contiguous?: boolean;
+  /**
+   * Tensors that kernels bind only in pieces (the token embedding and its gradient and moments),
+   * which may therefore be larger than one binding. Every other tensor must fit one.
+   */
+  boundInPieces?: readonly string[];
 }
 
 /** Tensors by name over one buffer (contiguous) or one buffer per tensor. */
@@ -61,7 +66,7 @@ export class TensorTable {
     for (const spec of specs) {
       const length = numel(spec.shape);
       const bytes = length * 4;
-      if (bytes > maxBinding) {
+      if (bytes > maxBinding && !options.boundInPieces?.includes(spec.name)) {
         throw new GpuError(
           `${label}: tensor ${spec.name} [${spec.shape}] needs ${fmtBytes(bytes)}, more than one ` +
             `binding allows here (${fmtBytes(maxBinding)}): lower --batch or --context`,

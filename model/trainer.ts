@@ -114,9 +114,8 @@ export class Trainer {
       training: true,
       maxBindingBytes: options.maxBindingBytes,
     });
-    const specs = [...gpt.params.tensors.values()].map((t) => ({ name: t.name, shape: t.shape }));
-    this.m = TensorTable.create(gpu, "adam.m", specs, { contiguous: true });
-    this.v = TensorTable.create(gpu, "adam.v", specs, { contiguous: true });
+    this.m = gpt.tableLikeParams("adam.m");
+    this.v = gpt.tableLikeParams("adam.v");
     const N = gpt.params.byteLength / 4;
     this.#norm = TensorTable.create(gpu, "gradnorm", [
       { name: "out", shape: [2] },

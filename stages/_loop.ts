@@ -9,7 +9,7 @@
 import { type Schema, UsageError, type Values } from "./_cli.ts";
 import { type GptConfig, PRESETS } from "../model/config.ts";
 import type { Batch, StepHyper, Trainer } from "../model/trainer.ts";
-import { parameterSpecs } from "../model/gpt.ts";
+import { BOUND_IN_PIECES, parameterSpecs } from "../model/gpt.ts";
 import { fmtBytes, type Gpu } from "../gpu/device.ts";
 import { assertNoGpuErrors } from "../gpu/kernel.ts";
 import { type LoadedModel, loadModel, newRunId, resumePoint } from "../model/checkpoint.ts";
@@ -400,7 +400,8 @@ export async function trainLoop(ctx: LoopContext): Promise<LoopResult> {
 
 /**
  * Checks, before anything is allocated, that the parameters of `config` fit this adapter: each
- * tensor within one storage binding and all of them within one buffer. Throws a UsageError naming
+ * tensor within one storage binding (but the token embedding, which is bound in pieces) and all of
+ * them within one buffer. Throws a UsageError naming
  * the sizes and the flags to lower. (Activations are checked when a batch's graph is built, with
  * --batch and --context named.)
  */
@@ -411,14 +412,11 @@ export function checkModelSize(gpu: Gpu, config: GptConfig): void {
   for (const spec of parameterSpecs(config).specs) {
     const bytes = spec.shape.reduce((a, b) => a * b, 1) * 4;
     total += Math.ceil(Math.max(bytes, 4) / 256) * 256;
-    if (bytes > maxBinding) {
-      const vocab = spec.name === "transformer.wte.weight"
-        ? ` or use a smaller vocabulary (--tokenizer gpt2-compact; ${config.vocabSize} ids now)`
-        : "";
+    if (bytes > maxBinding && !BOUND_IN_PIECES.includes(spec.name)) {
       throw new UsageError(
         `${flags}: parameter ${spec.name} [${spec.shape.join(", ")}] needs ${fmtBytes(bytes)}, ` +
           `more than one GPU binding holds on this adapter (${fmtBytes(maxBinding)}): ` +
-          `lower --width${vocab}`,
+          `lower --width`,
       );
     }
   }
