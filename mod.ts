@@ -31,8 +31,23 @@
 export { fmtBytes, getGpu, type Gpu, GpuError, readback } from "./gpu/device.ts";
 export { createTensor, encodeOps, type Op, type Tensor } from "./gpu/kernel.ts";
 export { type GptConfig, parameterCount, PRESETS, validateConfig } from "./model/config.ts";
-export { Gpt, Graph, initialParameters, parameterSpecs, readTable } from "./model/gpt.ts";
-export { type Batch, type StepHyper, type StepStats, Trainer } from "./model/trainer.ts";
+export {
+  type AttentionMode,
+  attentionMode,
+  Gpt,
+  Graph,
+  type GraphOptions,
+  initialParameters,
+  parameterSpecs,
+  readTable,
+} from "./model/gpt.ts";
+export {
+  type Batch,
+  type StepHyper,
+  type StepStats,
+  Trainer,
+  type TrainerOptions,
+} from "./model/trainer.ts";
 export { Evaluator, type SampleOptions, Sampler, sampleToken } from "./model/generate.ts";
 export {
   type Checkpoint,
@@ -62,7 +77,12 @@ export {
 export { loadInstructions, parseInstructions, worldInstructions } from "./data/instructions.ts";
 export { loadPreferences } from "./data/preferences.ts";
 export { DataError } from "./data/errors.ts";
-export { Generator, type Rollout, type RolloutOptions } from "./model/rollout.ts";
+export {
+  Generator,
+  type GeneratorOptions,
+  type Rollout,
+  type RolloutOptions,
+} from "./model/rollout.ts";
 export {
   evaluateInstructions,
   GreedyGenerator,

@@ -23,16 +23,18 @@ function newLike(a: FloatArray, n: number): FloatArray {
 
 /**
  * out (B, T, C) and att (B, NH, T, T) from qkv (B, T, 3C): scores q·k / sqrt(hs), causal mask,
- * softmax (max-subtracted), weighted sum of v. Entries of att above the diagonal are 0.
+ * softmax (max-subtracted), weighted sum of v. Entries of att above the diagonal are 0. lse
+ * (B, NH, T) is the log of each row's sum of exp(score), which flash attention saves instead.
  */
 export function attentionForward(
   qkv: FloatArray,
   { B, T, C, NH }: AttentionSizes,
-): { out: FloatArray; att: FloatArray } {
+): { out: FloatArray; att: FloatArray; lse: FloatArray } {
   const hs = C / NH;
   const scale = 1 / Math.sqrt(hs);
   const out = newLike(qkv, B * T * C);
   const att = newLike(qkv, B * NH * T * T);
+  const lse = newLike(qkv, B * NH * T);
   const scores = new Float64Array(T);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < NH; h++) {
@@ -53,6 +55,7 @@ export function attentionForward(
           scores[s] = Math.exp(scores[s] - max);
           sum += scores[s];
         }
+        lse[(b * NH + h) * T + t] = max + Math.log(sum);
         const row = ((b * NH + h) * T + t) * T;
         for (let s = 0; s < T; s++) att[row + s] = s <= t ? scores[s] / sum : 0;
         // weighted sum of the values
@@ -67,7 +70,7 @@ export function attentionForward(
       }
     }
   }
-  return { out, att };
+  return { out, att, lse };
 }
 
 /**

@@ -5,12 +5,17 @@
  * each (hs = C / NH). The forward saves the softmax probabilities att (B, NH, T, T) for the
  * backward. T is the sequence length of the batch (it may be less than the model's context).
  *
+ * {@linkcode flashAttentionForward} and {@linkcode flashAttentionBackward} compute the same
+ * without the T x T matrix (kernels/attention_flash.wgsl): the forward saves one log-sum-exp per
+ * query row (B, NH, T) and the backward recomputes the probabilities from it.
+ *
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
 import { createUniform } from "../gpu/device.ts";
 import { getKernel, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
 import source from "./attention.wgsl" with { type: "text" };
+import flashSource from "./attention_flash.wgsl" with { type: "text" };
 import { hasSubgroupKernels } from "./matmul.ts";
 import { bmm } from "./bmm.ts";
 import { causalSoftmaxBackward, causalSoftmaxForward } from "./softmax.ts";
@@ -248,5 +253,95 @@ export function attentionBackward(
     makeOp(gpu, rows, resources, wg),
     makeOp(gpu, dk, resources, wg),
     makeOp(gpu, dv, resources, wg),
+  ];
+}
+
+/** Rows per workgroup and the vec4s of one workgroup-memory tile, as in attention_flash.wgsl. */
+const FLASH_BR = 64;
+const FLASH_TILE4 = 512;
+const FLASH_MAX_BC = 64;
+/** Workgroup memory the flash kernels declare: two tiles of vec4s and two rows of floats. */
+export const FLASH_WORKGROUP_BYTES = 2 * FLASH_TILE4 * 16 + 2 * FLASH_MAX_BC * 4;
+
+type Binding = "read" | "write" | "uniform";
+
+function flashKernel(gpu: Gpu, entryPoint: string, bindings: Binding[], hs: number) {
+  const need = FLASH_WORKGROUP_BYTES;
+  if (gpu.limits.maxComputeWorkgroupStorageSize < need) {
+    throw new RangeError(
+      `Flash attention needs ${need} bytes of workgroup memory; this adapter allows ` +
+        `${gpu.limits.maxComputeWorkgroupStorageSize}: use the matrix attention`,
+    );
+  }
+  return getKernel(gpu, { code: flashSource, entryPoint, bindings, constants: { HS4: hs / 4 } });
+}
+
+/**
+ * out (B, T, C) = attention(qkv), without the T x T matrix; lse (B, NH, T) saves the log of each
+ * query row's sum of exponentials for {@linkcode flashAttentionBackward}. Both written.
+ */
+export function flashAttentionForward(
+  gpu: Gpu,
+  args: Sizes & { out: Tensor; lse: Tensor; qkv: Tensor },
+): Op[] {
+  const { out, lse, qkv, B, T, C, NH } = args;
+  const hs = check("flashAttentionForward", args, [
+    [out, B * T * C, "B*T*C"],
+    [lse, B * NH * T, "B*NH*T"],
+    [qkv, B * T * 3 * C, "B*T*3C"],
+  ]);
+  const kernel = flashKernel(gpu, "flash_forward", ["write", "write", "read", "uniform"], hs);
+  const u = uniform(gpu, "flash_forward.params", args, hs);
+  return [makeOp(gpu, kernel, [out, lse, qkv, u], [Math.ceil(T / FLASH_BR), NH, B])];
+}
+
+/**
+ * dqkv (B, T, 3C) is written (=) with the gradient wrt q, k and v, from dout (B, T, C), the
+ * forward's inputs qkv and outputs out and lse. dsum (B, NH, T) is scratch (it receives
+ * D = rowsum(dout * out)). Two ops, in order: D and dq over query rows, then dk and dv over key
+ * rows. Each output element has one owner: no atomics, deterministic.
+ */
+export function flashAttentionBackward(
+  gpu: Gpu,
+  args: Sizes & {
+    dqkv: Tensor;
+    dsum: Tensor;
+    dout: Tensor;
+    qkv: Tensor;
+    out: Tensor;
+    lse: Tensor;
+  },
+): Op[] {
+  const { dqkv, dsum, dout, qkv, out, lse, B, T, C, NH } = args;
+  const hs = check("flashAttentionBackward", args, [
+    [dqkv, B * T * 3 * C, "B*T*3C"],
+    [dsum, B * NH * T, "B*NH*T"],
+    [dout, B * T * C, "B*T*C"],
+    [qkv, B * T * 3 * C, "B*T*3C"],
+    [out, B * T * C, "B*T*C"],
+    [lse, B * NH * T, "B*NH*T"],
+  ]);
+  const rows = flashKernel(gpu, "flash_backward_rows", [
+    "write",
+    "write",
+    "read",
+    "read",
+    "read",
+    "read",
+    "uniform",
+  ], hs);
+  const cols = flashKernel(gpu, "flash_backward_cols", [
+    "write",
+    "read",
+    "read",
+    "read",
+    "read",
+    "uniform",
+  ], hs);
+  const u = uniform(gpu, "flash_backward.params", args, hs);
+  const wg: [number, number, number] = [Math.ceil(T / FLASH_BR), NH, B];
+  return [
+    makeOp(gpu, rows, [dqkv, dsum, qkv, dout, out, lse, u], wg),
+    makeOp(gpu, cols, [dqkv, dout, qkv, lse, dsum, u], wg),
   ];
 }

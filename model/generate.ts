@@ -10,7 +10,7 @@
 import { throwUncapturedErrors } from "../gpu/device.ts";
 import { encodeOps } from "../gpu/kernel.ts";
 import { Rng } from "../data/rng.ts";
-import { type Gpt, Graph } from "./gpt.ts";
+import { type AttentionMode, type Gpt, Graph } from "./gpt.ts";
 
 /** A prompt followed by its response, as token ids. */
 export interface ResponseSeq {
@@ -68,7 +68,7 @@ export class Evaluator {
   readonly graph: Graph;
   #staging: GPUBuffer;
 
-  constructor(gpt: Gpt, shape: { B: number; T: number }) {
+  constructor(gpt: Gpt, shape: { B: number; T: number; attention?: AttentionMode }) {
     this.graph = new Graph(gpt, { ...shape, training: false });
     this.#staging = gpt.gpu.device.createBuffer({
       label: "eval loss",

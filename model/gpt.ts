@@ -20,7 +20,12 @@ import { numel, type TensorSpec, TensorTable } from "./tensors.ts";
 import { encoderBackward, encoderForward } from "../kernels/encoder.ts";
 import { layernormBackward, layernormForward } from "../kernels/layernorm.ts";
 import { matmulBackward, matmulForward } from "../kernels/matmul.ts";
-import { attentionBackward, attentionForward } from "../kernels/attention.ts";
+import {
+  attentionBackward,
+  attentionForward,
+  flashAttentionBackward,
+  flashAttentionForward,
+} from "../kernels/attention.ts";
 import { geluBackward, geluForward } from "../kernels/gelu.ts";
 import { residualForward } from "../kernels/residual.ts";
 import { crossEntropyForward, crossEntropyFused, sumReduce } from "../kernels/crossentropy.ts";
@@ -321,7 +326,23 @@ export interface GraphOptions {
    * batch, and a larger token embedding by token ids; tests set it low to exercise the split.
    */
   maxBindingBytes?: number;
+  /**
+   * How attention keeps what its backward needs: `"matrix"`, the softmax probabilities
+   * (B, NH, T, T) per layer, or `"flash"`, one log-sum-exp per query row (B, NH, T), from which
+   * the backward recomputes them (kernels/attention_flash.wgsl). Default: {@linkcode attentionMode}.
+   */
+  attention?: AttentionMode;
 }
+
+/** The attention of a graph: probabilities kept (`"matrix"`) or recomputed (`"flash"`). */
+export type AttentionMode = "matrix" | "flash";
+
+/**
+ * The attention graphs get when they do not say: `"matrix"` until flash attention's speed has been
+ * measured on a GPU (it saves the T x T memory: most of GPT-2's activations). Benchmarks and the
+ * stages' `--attention` flag set it.
+ */
+export const attentionMode: { value: AttentionMode } = { value: "matrix" };
 
 /**
  * The activations and ops of one batch shape: `forward` (tokens → logits), the loss (fused with the
@@ -353,7 +374,12 @@ export class Graph {
   readonly logitChunks: readonly [number, number][];
   /** The logits tensors, one per chunk (none with the scalar head). */
   readonly #logits: Tensor[];
-  /** Batch entries [start, start + count) of each attention matrix tensor (one unless split). */
+  /** How attention keeps what its backward needs (see {@linkcode GraphOptions.attention}). */
+  readonly attention: AttentionMode;
+  /**
+   * Batch entries [start, start + count) of each attention matrix tensor (one unless split; none
+   * with flash attention).
+   */
   readonly attChunks: readonly [number, number][];
   /** Token ids [start, start + count) of each piece of the token embedding (one unless split). */
   readonly vocabChunks: readonly [number, number][];
@@ -377,7 +403,9 @@ export class Graph {
     const maxBinding = options.maxBindingBytes ??
       Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
     const logitChunks = scalar ? [] : splitRanges(N, V * 4, maxBinding, 64, "The logits");
-    const attChunks = splitRanges(
+    const flash = (options.attention ?? attentionMode.value) === "flash";
+    this.attention = flash ? "flash" : "matrix";
+    const attChunks = flash ? [] : splitRanges(
       B,
       NH * T * T * 4,
       maxBinding,
@@ -399,6 +427,7 @@ export class Graph {
       s("qkv", [B, T, 3 * C]);
       s("atty", [B, T, C]);
       attChunks.forEach(([, nb], k) => s(chunkName("att", k, attChunks.length), [nb, NH, T, T]));
+      if (flash) s("lse", [B, NH, T]);
       s("attproj", [B, T, C]);
       s("residual2", [B, T, C]);
       s("ln2", [B, T, C]);
@@ -462,17 +491,27 @@ export class Graph {
         residualIn: residualIn(l),
         N,
         attention: (x) =>
-          attChunks.flatMap((range, k) =>
-            attentionForward(gpu, {
-              out: batchOf(a(`${x}atty`), range, C), // (B,T,C)
-              att: att(x, k), // (B,NH,T,T)
-              qkv: batchOf(a(`${x}qkv`), range, 3 * C),
-              B: range[1],
+          flash
+            ? flashAttentionForward(gpu, {
+              out: a(`${x}atty`), // (B,T,C)
+              lse: a(`${x}lse`), // (B,NH,T)
+              qkv: a(`${x}qkv`),
+              B,
               T,
               C,
               NH,
             })
-          ),
+            : attChunks.flatMap((range, k) =>
+              attentionForward(gpu, {
+                out: batchOf(a(`${x}atty`), range, C), // (B,T,C)
+                att: att(x, k), // (B,NH,T,T)
+                qkv: batchOf(a(`${x}qkv`), range, 3 * C),
+                B: range[1],
+                T,
+                C,
+                NH,
+              })
+            ),
       }));
     }
     fwd.push(...layernormForward(gpu, {
@@ -538,7 +577,10 @@ export class Graph {
       { name: "dqkv", shape: [B, T, 3 * C] },
       { name: "dfch", shape: [B, T, 4 * C] },
       { name: "dfch_gelu", shape: [B, T, 4 * C] },
-      { name: "datt", shape: [attChunks[0][1], NH, T, T] }, // scratch, reused by every chunk
+      // scratch: the matrix's gradient, reused by every chunk; flash: D (rowsum(dout * out))
+      flash
+        ? { name: "dsum", shape: [B, NH, T] }
+        : { name: "datt", shape: [attChunks[0][1], NH, T, T] },
     ]);
     this.dacts = dacts;
     const d = (name: string) => dacts.get(name);
@@ -634,6 +676,20 @@ export class Graph {
         C,
         OC: C,
       }));
+      if (flash) {
+        bwd.push(...flashAttentionBackward(gpu, {
+          dqkv: d("dqkv"),
+          dsum: d("dsum"),
+          dout: d("dbtc"),
+          qkv: a(`${x}qkv`),
+          out: a(`${x}atty`),
+          lse: a(`${x}lse`),
+          B,
+          T,
+          C,
+          NH,
+        }));
+      }
       attChunks.forEach((range, k) =>
         bwd.push(...attentionBackward(gpu, {
           dqkv: batchOf(d("dqkv"), range, 3 * C),

@@ -16,7 +16,7 @@ import { assertNoGpuErrors, encodeOps } from "../gpu/kernel.ts";
 import { type AdamW, adamw } from "../kernels/adamw.ts";
 import { gradNorm, gradNormPartials } from "../kernels/gradnorm.ts";
 import { buildTokenBuckets } from "../kernels/encoder.ts";
-import { type Gpt, Graph, readTable } from "./gpt.ts";
+import { type AttentionMode, type Gpt, Graph, readTable } from "./gpt.ts";
 import { TensorTable } from "./tensors.ts";
 
 /** One micro-batch: B·T input ids, the next-token targets and optional per-position weights. */
@@ -71,6 +71,8 @@ export interface TrainerOptions {
   step?: number;
   /** Largest tensor one binding may hold (default: the adapter's limit); see GraphOptions. */
   maxBindingBytes?: number;
+  /** Attention's kept state: the probabilities or (`"flash"`) recomputation; see GraphOptions. */
+  attention?: AttentionMode;
 }
 
 /** Trains a Gpt: owns its optimizer state and a training graph. */
@@ -113,6 +115,7 @@ export class Trainer {
       T: options.T,
       training: true,
       maxBindingBytes: options.maxBindingBytes,
+      attention: options.attention,
     });
     this.m = gpt.tableLikeParams("adam.m");
     this.v = gpt.tableLikeParams("adam.v");

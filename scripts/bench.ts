@@ -29,6 +29,7 @@ import { encodeSafetensors } from "../model/safetensors.ts";
 import { gpuVariant } from "../kernels/matmul.ts";
 import { BMM_SETTINGS, bmmTuning, parseKernelSpec } from "../kernels/bmm.ts";
 import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
+import { ATTENTION_FLAG, useAttention } from "../stages/_loop.ts";
 import { median } from "./_bench_peer.ts";
 
 const USAGE =
@@ -93,6 +94,7 @@ function flagsFor(gpt2: boolean) {
       help: "Peers to run: torch, jax, tfjs (comma-separated), all, or none",
     },
     gemm: GEMM_FLAG,
+    attention: ATTENTION_FLAG,
     python: {
       default: "",
       help: "Python with torch for the peer (default: /usr/bin/python3, then python3)",
@@ -165,6 +167,7 @@ if (import.meta.main) {
       }
     }
     useGemm(f.gemm);
+    useAttention(f.attention);
     const config: GptConfig = {
       vocabSize: f.vocab,
       context: f.context,
@@ -340,6 +343,7 @@ if (import.meta.main) {
         adapter: gpu.name,
         backend: gpu.backend,
         gemm: gpu.isCpu ? "cpu" : f.gemm === "default" ? gpuVariant.value : f.gemm,
+        attention: f.attention,
         ours_tokens_per_s: round(ours, 1),
         ours_rounds_tokens_per_s: rounds.map((t) => round((f.steps * B * T) / t, 1)),
         ours_ms_per_step: round((seconds / f.steps) * 1000, 1),
@@ -363,7 +367,8 @@ if (import.meta.main) {
           `context ${T}, batch ${B} (${(parameterCount(config) / 1e6).toFixed(2)}M params)`,
       );
       console.log(
-        `adapter  ${gpu.name} (${gpu.backend})${gpu.isCpu ? "" : `, gemm ${result.gemm}`}`,
+        `adapter  ${gpu.name} (${gpu.backend})${gpu.isCpu ? "" : `, gemm ${result.gemm}`}, ` +
+          `${f.attention} attention`,
       );
       console.log(
         `ours     ${result.ours_tokens_per_s} tokens/s, ${result.ours_ms_per_step} ms/step, ` +

@@ -6,7 +6,8 @@
 #      each kernel variant and setting, after the fma and inner-loop ceilings of the toolchain;
 #   3. `deno task bench` on GPT-2 124M (batch 8 x context 1024) against PyTorch on the same GPU
 #      (float32 with TF32 off, and bfloat16 autocast for context), with the default kernels, and
-#      ours alone with the fastest variant of step 2 if that is not the default;
+#      ours alone with the fastest variant of step 2 if that is not the default, and ours alone
+#      with flash attention (no T x T matrices: less memory; its speed decides the default);
 #   4. where the time of a GPT-2 124M step goes (scripts/profile.ts, GPU timestamps per op);
 #   5. `deno task bench` on the small config;
 #   6. the kernel tests and the PyTorch-reference model tests, on the GPU's own kernel variants
@@ -92,6 +93,9 @@ if [ "$best" != wide ] && [ "$best" != default ]; then
   run 100 bench_gpt2_best.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --gemm "$best" \
     --peers none
 fi
+step "bench: GPT-2 124M, flash attention (ours only)"
+run 100 bench_gpt2_flash.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --attention flash \
+  --peers none
 step "where the time of a GPT-2 124M step goes"
 run 120 profile.log deno run -A scripts/profile.ts "${profile[@]}"
 step "bench: small config"
@@ -104,7 +108,7 @@ step "summary"
 "$py" - "$out" <<'EOF'
 import json, os, sys
 out = sys.argv[1]
-for name in ("bench_gpt2", "bench_gpt2_best", "bench_small"):
+for name in ("bench_gpt2", "bench_gpt2_best", "bench_gpt2_flash", "bench_small"):
     path = os.path.join(out, name + ".json")
     text = open(path).read() if os.path.exists(path) else ""
     lines = [line for line in text.splitlines() if line.startswith("{")]
@@ -115,7 +119,7 @@ for name in ("bench_gpt2", "bench_gpt2_best", "bench_small"):
     c = r["config"]
     mem = sum(r["memory_bytes"].values()) / 2**30
     print(f"{name}: {c['layers']}x{c['width']}, V {c['vocabSize']}, T {c['context']}, B {c['batch']}, "
-          f"gemm {r['gemm']}: ours {r['ours_tokens_per_s']} tok/s, {r['ours_gflops']} GFLOP/s, "
+          f"gemm {r['gemm']}, {r.get('attention', 'matrix')} attention: ours {r['ours_tokens_per_s']} tok/s, {r['ours_gflops']} GFLOP/s, "
           f"{r['dispatches_per_step']} dispatches, memory {mem:.2f} GiB")
     for p in r["peers"]:
         print(f"   {p['name']}: {p['tokens_per_s']} tok/s, ours/peer {p['ratio']}, "

@@ -14,15 +14,17 @@
 import { getGpu, type Gpu } from "../gpu/device.ts";
 import { encodeOps, type Op } from "../gpu/kernel.ts";
 import { cpuSeconds } from "../gpu/testing.ts";
-import { Gpt } from "../model/gpt.ts";
+import { type AttentionMode, Gpt } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { parseFlags, runMain } from "../stages/_cli.ts";
 import { BENCH_MODEL_FLAGS, GEMM_FLAG, useGemm } from "./bench.ts";
+import { ATTENTION_FLAG } from "../stages/_loop.ts";
 
 const FLAGS = {
   ...BENCH_MODEL_FLAGS,
   repeat: { default: 3, help: "Times each op runs", min: 1, int: true },
   gemm: GEMM_FLAG,
+  attention: ATTENTION_FLAG,
 };
 
 if (import.meta.main) {
@@ -37,7 +39,11 @@ if (import.meta.main) {
       heads: f.heads,
       width: f.width,
     });
-    const trainer = new Trainer(gpt, { B: f.batch, T: f.context });
+    const trainer = new Trainer(gpt, {
+      B: f.batch,
+      T: f.context,
+      attention: f.attention as AttentionMode,
+    });
     await trainer.ready();
     const g = trainer.graph;
     const time = async (ops: Op[]) => {

@@ -9,7 +9,12 @@
 import { type Schema, UsageError, type Values } from "./_cli.ts";
 import { type GptConfig, PRESETS } from "../model/config.ts";
 import type { Batch, StepHyper, Trainer } from "../model/trainer.ts";
-import { BOUND_IN_PIECES, parameterSpecs } from "../model/gpt.ts";
+import {
+  type AttentionMode,
+  attentionMode,
+  BOUND_IN_PIECES,
+  parameterSpecs,
+} from "../model/gpt.ts";
 import { fmtBytes, type Gpu } from "../gpu/device.ts";
 import { assertNoGpuErrors } from "../gpu/kernel.ts";
 import { type LoadedModel, loadModel, newRunId, resumePoint } from "../model/checkpoint.ts";
@@ -61,6 +66,18 @@ export const CHECKPOINT_FLAGS = {
     help: "Skip a step whose loss or gradient norm is not finite instead of stopping",
   },
 } satisfies Schema;
+
+/** The `--attention` flag of every stage, the benchmark and the profiler. */
+export const ATTENTION_FLAG = {
+  default: "matrix",
+  help: "Attention: matrix (keeps the T x T probabilities) or flash (recomputes them: less memory)",
+  choices: ["matrix", "flash"],
+};
+
+/** Makes `value` (an `--attention` value) the attention of every graph built from now on. */
+export function useAttention(value: string): void {
+  attentionMode.value = value as AttentionMode;
+}
 
 /** Flags of optimisation and bookkeeping, the same names in every stage. */
 export function trainingFlags(defaults: {
@@ -122,6 +139,7 @@ export function trainingFlags(defaults: {
     },
     quiet: { default: false, help: "Print only evaluations and the final report" },
     "skip-nonfinite": CHECKPOINT_FLAGS["skip-nonfinite"],
+    attention: ATTENTION_FLAG,
   } satisfies Schema;
 }
 

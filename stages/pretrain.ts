@@ -38,6 +38,7 @@ import {
   resumeCheckpoint,
   trainingFlags,
   trainLoop,
+  useAttention,
 } from "./_loop.ts";
 
 const USAGE = "Usage: deno task pretrain [--data PATH]... [options]";
@@ -171,6 +172,7 @@ function shardsOf(out: string): string {
 /** Runs pretraining with the given command-line arguments. */
 export async function pretrain(args: string[]): Promise<void> {
   const f = parseFlags(args, PRETRAIN_FLAGS, USAGE);
+  useAttention(f.attention);
   await checkWritable(f.out);
   // Token shards are the only thing written before training starts: a run that fails before then
   // removes the ones it created, so that bad input leaves nothing behind.

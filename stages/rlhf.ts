@@ -97,12 +97,14 @@ import {
   type Values,
 } from "./_cli.ts";
 import {
+  ATTENTION_FLAG,
   CHECKPOINT_FLAGS,
   fmtDuration,
   MetricsLog,
   NonFiniteError,
   nonFiniteError,
   StopRequest,
+  useAttention,
 } from "./_loop.ts";
 
 const USAGE = "Usage: deno task rlhf [--algo ppo|dpo|grpo] [--stage rm|policy|all] [options]";
@@ -230,6 +232,7 @@ export const RLHF_FLAGS = {
     ...CHECKPOINT_FLAGS.resume,
     help: "Keep a finished reward model; continue each phase from its newest checkpoint",
   },
+  attention: ATTENTION_FLAG,
 } satisfies Schema;
 
 type Flags = Values<typeof RLHF_FLAGS>;
@@ -1207,6 +1210,7 @@ async function finalComparison(
 /** Runs the RLHF stage with the given command-line arguments. */
 export async function rlhf(args: string[]): Promise<void> {
   const f = parseFlags(args, RLHF_FLAGS, USAGE);
+  useAttention(f.attention);
   await checkWritable(f.out);
   await checkWritable(f["reward-out"], "--reward-out");
   // Data first: a bad preference file stops the run before anything is written.

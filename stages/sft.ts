@@ -56,7 +56,14 @@ import {
   selectPrompts,
 } from "../model/instruct_eval.ts";
 import { checkWritable, parseFlags, refuseGzip, runMain, UsageError } from "./_cli.ts";
-import { fmtDuration, MetricsLog, resumeCheckpoint, trainingFlags, trainLoop } from "./_loop.ts";
+import {
+  fmtDuration,
+  MetricsLog,
+  resumeCheckpoint,
+  trainingFlags,
+  trainLoop,
+  useAttention,
+} from "./_loop.ts";
 
 const USAGE = "Usage: deno task sft [--init DIR] [--data PATH] [options]";
 
@@ -164,6 +171,7 @@ function metricsTable(init: InstructMetrics | undefined, sft: InstructMetrics): 
 /** Runs supervised fine-tuning with the given command-line arguments. */
 export async function sft(args: string[]): Promise<void> {
   const f = parseFlags(args, SFT_FLAGS, USAGE);
+  useAttention(f.attention);
   await checkWritable(f.out);
   // Read and check the data before anything else, so that bad data writes nothing.
   const data = await loadData(f);

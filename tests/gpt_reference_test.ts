@@ -9,7 +9,7 @@ import { readTensor, relativeL2 } from "../gpu/testing.ts";
 import { decodeSafetensors } from "../model/safetensors.ts";
 import { fromHf } from "../model/checkpoint.ts";
 import type { GptConfig } from "../model/config.ts";
-import { Gpt, readTable } from "../model/gpt.ts";
+import { type AttentionMode, Gpt, readTable } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { Evaluator } from "../model/generate.ts";
 
@@ -44,14 +44,16 @@ const hyper = {
 };
 
 /**
- * Each check runs with the kernels this adapter picks, and again with the other adapter class's
- * variants (on a CPU adapter: the GPU kernels, tiled products and attention through them).
+ * Each check runs with the kernels this adapter picks, again with the other adapter class's
+ * variants (on a CPU adapter: the GPU kernels, tiled products and attention through them), and
+ * with flash attention.
  */
 const gpus = async () => {
   const gpu = await getGpu();
   return [
     { kernels: gpu.isCpu ? "CPU kernels" : "GPU kernels", gpu },
     { kernels: gpu.isCpu ? "GPU kernels" : "CPU kernels", gpu: { ...gpu, isCpu: !gpu.isCpu } },
+    { kernels: "flash attention", gpu, attention: "flash" as const },
   ];
 };
 
@@ -60,9 +62,10 @@ function relErr(a: number, b: number): number {
 }
 
 Deno.test("logits and loss match PyTorch", async () => {
-  for (const { kernels, gpu } of await gpus()) {
+  for (const { kernels, gpu, attention } of await gpus()) {
     const gpt = Gpt.create(gpu, config, { values: params });
-    const ev = new Evaluator(gpt, { B, T });
+    const ev = new Evaluator(gpt, { B, T, attention });
+    assert(ev.graph.attention === (attention ?? "matrix"), `${kernels}: ${ev.graph.attention}`);
     const loss = await ev.loss(inputs, targets);
     const logits = await readTensor(gpu, ev.graph.acts.get("logits"));
     const err = relativeL2(logits, tensor("logits"));
@@ -75,8 +78,8 @@ Deno.test("logits and loss match PyTorch", async () => {
 });
 
 async function checkGradients(weights: Float32Array | undefined, prefix: string, lossName: string) {
-  for (const { kernels, gpu } of await gpus()) {
-    await checkGradientsOn(gpu, kernels, weights, prefix, lossName);
+  for (const { kernels, gpu, attention } of await gpus()) {
+    await checkGradientsOn(gpu, kernels, weights, prefix, lossName, attention);
   }
 }
 
@@ -86,9 +89,10 @@ async function checkGradientsOn(
   weights: Float32Array | undefined,
   prefix: string,
   lossName: string,
+  attention?: AttentionMode,
 ) {
   const gpt = Gpt.create(gpu, config, { values: params });
-  const trainer = new Trainer(gpt, { B, T });
+  const trainer = new Trainer(gpt, { B, T, attention });
   await trainer.ready();
   const stats = await trainer.submit([{ inputs, targets, weights }], { ...hyper, lr: 0 });
   const lossErr = relErr(stats.loss, tensor(lossName)[0]);
@@ -114,12 +118,12 @@ Deno.test("gradients of a weighted (masked) loss match PyTorch", async () => {
 });
 
 Deno.test("losses of 10 AdamW steps match PyTorch", async () => {
-  for (const { kernels, gpu } of await gpus()) await checkSteps(gpu, kernels);
+  for (const { kernels, gpu, attention } of await gpus()) await checkSteps(gpu, kernels, attention);
 });
 
-async function checkSteps(gpu: Gpu, kernels: string) {
+async function checkSteps(gpu: Gpu, kernels: string, attention?: AttentionMode) {
   const gpt = Gpt.create(gpu, config, { values: params });
-  const trainer = new Trainer(gpt, { B, T });
+  const trainer = new Trainer(gpt, { B, T, attention });
   await trainer.ready();
   const want = tensor("losses");
   const got: number[] = [];

@@ -131,3 +131,32 @@ Deno.test("a checkpoint of another shape is refused on resume", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pretrain --attention flash gives the losses of the matrix attention", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const losses = async (attention: string) => {
+      const out = `${dir}/${attention}`;
+      const r = await runScript("stages/pretrain.ts", [
+        ...TINY,
+        "--steps",
+        "4",
+        "--attention",
+        attention,
+        "--out",
+        out,
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      const log = (await Deno.readTextFile(`${out}.metrics.jsonl`)).trim().split("\n");
+      return log.map((l) => JSON.parse(l)).filter((e) => typeof e.loss === "number")
+        .map((e) => e.loss as number);
+    };
+    const matrix = await losses("matrix"), flash = await losses("flash");
+    assertEquals(flash.length, 4);
+    for (let i = 0; i < 4; i++) {
+      assert(Math.abs(flash[i] - matrix[i]) < 1e-4, `step ${i + 1}: ${flash[i]} vs ${matrix[i]}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
