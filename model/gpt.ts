@@ -173,6 +173,7 @@ export class Gpt {
     return TensorTable.create(this.gpu, label, parameterSpecs(this.config).specs, {
       contiguous: true,
       boundInPieces: BOUND_IN_PIECES,
+      tooLarge: "use a smaller width",
     });
   }
 

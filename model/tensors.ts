@@ -34,6 +34,11 @@ export interface TableOptions {
    * which may therefore be larger than one binding. Every other tensor must fit one.
    */
   boundInPieces?: readonly string[];
+  /**
+   * What to do about a tensor larger than one binding, for the error (default: "lower --batch or
+   * --context", right for activations).
+   */
+  tooLarge?: string;
 }
 
 /** Tensors by name over one buffer (contiguous) or one buffer per tensor. */
@@ -69,7 +74,9 @@ export class TensorTable {
       if (bytes > maxBinding && !options.boundInPieces?.includes(spec.name)) {
         throw new GpuError(
           `${label}: tensor ${spec.name} [${spec.shape}] needs ${fmtBytes(bytes)}, more than one ` +
-            `binding allows here (${fmtBytes(maxBinding)}): lower --batch or --context`,
+            `binding allows here (${fmtBytes(maxBinding)}): ${
+              options.tooLarge ?? "lower --batch or --context"
+            }`,
         );
       }
       const offset = options.contiguous ? total : 0;
