@@ -31,6 +31,7 @@ override WG: u32 = 32;
 // load that a runtime flag would keep there costs seconds of compilation on llvmpipe.
 override ACCUMULATE: bool = false; // C += instead of C =
 override HAS_BIAS: bool = false; // add bias (N) to every row
+override TRANS_C: bool = false; // C is stored (N, M): element (m, n) at n * M + m
 
 struct Params {
   M: u32,
@@ -43,7 +44,7 @@ struct Params {
   k1: u32,
 }
 
-@group(0) @binding(0) var<storage, read_write> c: array<f32>; // (M, N)
+@group(0) @binding(0) var<storage, read_write> c: array<f32>; // (M, N), or (N, M) if TRANS_C
 @group(0) @binding(1) var<storage, read> a: array<f32>; // (M, K), or (K, M) if TRANS_A
 @group(0) @binding(2) var<storage, read> b: array<f32>; // (K, N), or (N, K) if TRANS_B
 @group(0) @binding(3) var<storage, read> bias: array<f32>; // (N), used only if HAS_BIAS
@@ -74,7 +75,7 @@ fn store_c(m: u32, n: u32, sum: f32) {
   if (HAS_BIAS) {
     v += bias[n];
   }
-  let i = m * p.N + n;
+  let i = select(m * p.N + n, n * p.M + m, TRANS_C);
   if (ACCUMULATE) {
     v += c[i];
   }

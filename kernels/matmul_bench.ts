@@ -21,10 +21,13 @@ import { cpuSeconds } from "../gpu/testing.ts";
 import {
   biasBackward,
   defaultVariant,
+  forwardProduct,
   gemm,
   type GemmArgs,
   gemmKernelName,
+  inputGradient,
   type MatmulVariant,
+  weightGradient,
 } from "./matmul.ts";
 
 function flag(name: string): string | undefined {
@@ -132,35 +135,37 @@ for (const s of shapes) {
     for (let i = 0; i < N * OC; i++) dy.set(Math.floor(i / OC), i % OC, dys[i]);
   }
   const wT = w?.transpose(), dyT = dy?.transpose();
-  const gemms: { product: string; args: GemmArgs; cpu: () => unknown }[] = [
+  // Each product's arguments for a variant, as the model runs them (the weight gradient is
+  // transposed for C > OC on CPU adapters).
+  const gemms: { product: string; args: (v: MatmulVariant) => GemmArgs; cpu: () => unknown }[] = [
     {
       product: "forward",
-      args: { c: out, a: inp, b: weight, bias, M: N, N: OC, K: C, transB: true },
+      args: (v) => forwardProduct({ out, inp, weight, bias, N, C, OC, variant: v }),
       cpu: () => x!.mmul(wT!),
     },
     {
       product: "dinp",
-      args: { c: dinp, a: dout, b: weight, M: N, N: C, K: OC },
+      args: (v) => inputGradient({ dinp, dout, weight, N, C, OC, variant: v }),
       cpu: () => dy!.mmul(w!),
     },
     {
       product: "dweight",
-      args: { c: dweight, a: dout, b: inp, M: OC, N: C, K: N, transA: true, accumulate: true },
+      args: (v) => weightGradient(gpu, { dweight, dout, inp, N, C, OC, variant: v }),
       cpu: () => dyT!.mmul(x!),
     },
   ];
   const products = gemms.map((g) => ({
     ...g,
-    mnk: [g.args.M, g.args.N, g.args.K],
+    mnk: [g.args(variant).M, g.args(variant).N, g.args(variant).K],
     flops,
-    kernels: [variant, vs].map((v) => v && gemmKernelName(gpu, { ...g.args, variant: v })),
-    ops: [variant, vs].map((v) => v && gemm(gpu, { ...g.args, variant: v })),
+    kernels: [variant, vs].map((v) => v && gemmKernelName(gpu, g.args(v))),
+    ops: [variant, vs].map((v) => v && gemm(gpu, g.args(v))),
   }));
   if (s.bias) {
     const op = biasBackward(gpu, { dbias, dout, N, OC });
     products.push({
       product: "dbias",
-      args: undefined as unknown as GemmArgs,
+      args: undefined as unknown as (v: MatmulVariant) => GemmArgs,
       mnk: [OC, N],
       cpu: () => dy!.sum("column"),
       flops: N * OC,

@@ -128,6 +128,10 @@ for (const variant of VARIANTS) {
     await checkBackward(variant, 37, 29, 43, { bias: false, dinp: false });
     await checkBackward(variant, 1, 5, 3, { bias: true, dinp: true });
     await checkBackward(variant, 130, 67, 200, { bias: true, dinp: true });
+    // more inputs than outputs: the weight gradient as the transposed product on CPU adapters,
+    // with the vec4 kernels (multiples of 4) and without
+    await checkBackward(variant, 64, 96, 32, { bias: true, dinp: true });
+    await checkBackward(variant, 37, 43, 29, { bias: false, dinp: true });
   });
 
   Deno.test(`matmul LM-head-like shape, no bias (${variant})`, async () => {
@@ -146,8 +150,10 @@ for (const variant of VARIANTS) {
       { transA: false, transB: false, accumulate: false, bias: false },
       { transA: true, transB: false, accumulate: true, bias: false },
       { transA: true, transB: true, accumulate: true, bias: true },
+      { transA: true, transB: false, accumulate: true, bias: true, transC: true },
+      { transA: false, transB: true, accumulate: false, bias: false, transC: true },
     ];
-    for (const { transA, transB, accumulate, bias: withBias } of combos) {
+    for (const { transA, transB, accumulate, bias: withBias, transC } of combos) {
       const av = rng.normalArray(M * K);
       const bv = rng.normalArray(K * N);
       const biasV = rng.normalArray(N);
@@ -156,13 +162,16 @@ for (const variant of VARIANTS) {
       const a = createTensor(gpu, transA ? [K, M] : [M, K], "a", av);
       const b = createTensor(gpu, transB ? [N, K] : [K, N], "b", bv);
       const bias = withBias ? createTensor(gpu, [N], "bias", biasV) : undefined;
-      const c = createTensor(gpu, [M, N], "c", c0);
+      const c = createTensor(gpu, transC ? [N, M] : [M, N], "c", c0);
       const opts = { transA, transB, accumulate, alpha };
-      await runOps(gpu, [gemm(gpu, { c, a, b, bias, M, N, K, ...opts, variant })]);
-      const expected = c0.slice();
+      await runOps(gpu, [gemm(gpu, { c, a, b, bias, M, N, K, ...opts, transC, variant })]);
+      // transC: the reference's (M, N) result, transposed, with the old C read the same way
+      const transpose = (x: Float32Array, rows: number, cols: number) =>
+        x.map((_, i) => x[(i % rows) * cols + Math.floor(i / rows)]);
+      const expected = transC ? transpose(c0, N, M) : c0.slice();
       ref.gemm(expected, av, bv, withBias ? biasV : undefined, M, N, K, opts);
-      assertClose(await readTensor(gpu, c), expected, {
-        name: `c (${variant}, ${JSON.stringify(opts)})`,
+      assertClose(await readTensor(gpu, c), transC ? transpose(expected, M, N) : expected, {
+        name: `c (${variant}, ${JSON.stringify({ ...opts, transC })})`,
         ...tol(K),
       });
     }
