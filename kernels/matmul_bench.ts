@@ -154,18 +154,18 @@ for (const s of shapes) {
       cpu: () => dyT!.mmul(x!),
     },
   ];
-  const products = gemms.map((g) => ({
-    ...g,
-    mnk: [g.args(variant).M, g.args(variant).N, g.args(variant).K],
+  const products = gemms.map(({ product, args, cpu }) => ({
+    product,
+    cpu,
+    mnk: [args(variant).M, args(variant).N, args(variant).K],
     flops,
-    kernels: [variant, vs].map((v) => v && gemmKernelName(gpu, g.args(v))),
-    ops: [variant, vs].map((v) => v && gemm(gpu, g.args(v))),
+    kernels: [variant, vs].map((v) => v && gemmKernelName(gpu, args(v))),
+    ops: [variant, vs].map((v) => v && gemm(gpu, args(v))),
   }));
   if (s.bias) {
     const op = biasBackward(gpu, { dbias, dout, N, OC });
     products.push({
       product: "dbias",
-      args: undefined as unknown as (v: MatmulVariant) => GemmArgs,
       mnk: [OC, N],
       cpu: () => dy!.sum("column"),
       flops: N * OC,
