@@ -11,6 +11,11 @@ import { bmmOps } from "../kernels/bmm.ts";
 import type { VocabRows } from "../kernels/encoder.ts";
 import { matmulBackward, matmulForward } from "../kernels/matmul.ts";
 
+/** The largest tensor one binding may hold here: `override` (tests) or the adapter's limits. */
+export function bindingLimit(gpu: Gpu, override?: number): number {
+  return override ?? Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+}
+
 /**
  * Ranges [start, start + count) covering n items of `bytesPer` bytes, each range <= maxBytes and,
  * but for the last, a multiple of `align` items.

@@ -30,6 +30,7 @@ import { geluBackward, geluForward } from "../kernels/gelu.ts";
 import { residualForward } from "../kernels/residual.ts";
 import { crossEntropyForward, crossEntropyFused, sumReduce } from "../kernels/crossentropy.ts";
 import {
+  bindingLimit,
   gcd,
   lmHeadBackward,
   lmHeadForward,
@@ -401,8 +402,7 @@ export class Graph {
     // Tensors larger than one binding are split: the logits by rows (starts 64 rows apart keep
     // every row slice 256-byte aligned), the attention matrices by batch entries, the token
     // embedding (and its gradient) by token ids.
-    const maxBinding = options.maxBindingBytes ??
-      Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+    const maxBinding = bindingLimit(gpu, options.maxBindingBytes);
     const logitChunks = scalar ? [] : splitRanges(N, V * 4, maxBinding, 64, "The logits");
     const flash = (options.attention ?? attentionMode.value) === "flash";
     this.attention = flash ? "flash" : "matrix";

@@ -17,7 +17,7 @@ import { Rng } from "../data/rng.ts";
 import { attentionDecode, embedAt } from "../kernels/kv_cache.ts";
 import { layernormForward } from "../kernels/layernorm.ts";
 import { blockForward, type Gpt, Graph } from "./gpt.ts";
-import { lmHeadForward, vocabPieces, vocabRowsOf } from "./_split.ts";
+import { bindingLimit, lmHeadForward, vocabPieces, vocabRowsOf } from "./_split.ts";
 import { sampleToken } from "./generate.ts";
 import { type TensorSpec, TensorTable } from "./tensors.ts";
 
@@ -78,9 +78,8 @@ export class Generator {
     this.#maxBindingBytes = options.maxBindingBytes;
     const gpu = gpt.gpu;
     const { width: C, vocabSize: V, layers: L, heads: NH, context: T } = gpt.config;
-    const maxBinding = options.maxBindingBytes ??
-      Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
-    const wte = vocabRowsOf(gpt.param("transformer.wte.weight"), vocabPieces(V, C, maxBinding), C);
+    const pieces = vocabPieces(V, C, bindingLimit(gpu, options.maxBindingBytes));
+    const wte = vocabRowsOf(gpt.param("transformer.wte.weight"), pieces, C);
     this.#cache = TensorTable.create(
       gpu,
       `kv cache ${B}x${T}`,

@@ -22,14 +22,14 @@
 import { fmtBytes, getGpu } from "../gpu/device.ts";
 import { Rng } from "../data/rng.ts";
 import { type GptConfig, parameterCount } from "../model/config.ts";
-import { Gpt } from "../model/gpt.ts";
+import { type AttentionMode, Gpt } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { toHf } from "../model/checkpoint.ts";
 import { encodeSafetensors } from "../model/safetensors.ts";
 import { gpuVariant } from "../kernels/matmul.ts";
 import { BMM_SETTINGS, bmmTuning, parseKernelSpec } from "../kernels/bmm.ts";
 import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
-import { ATTENTION_FLAG, useAttention } from "../stages/_loop.ts";
+import { ATTENTION_FLAG } from "../stages/_loop.ts";
 import { median } from "./_bench_peer.ts";
 
 const USAGE =
@@ -167,7 +167,6 @@ if (import.meta.main) {
       }
     }
     useGemm(f.gemm);
-    useAttention(f.attention);
     const config: GptConfig = {
       vocabSize: f.vocab,
       context: f.context,
@@ -218,7 +217,7 @@ if (import.meta.main) {
         }),
       );
 
-      const trainer = new Trainer(gpt, { B, T });
+      const trainer = new Trainer(gpt, { B, T, attention: f.attention as AttentionMode });
       await trainer.ready();
       // The loss check: 10 steps, each loss read back (these are the warm-up as well).
       const losses: number[] = [];

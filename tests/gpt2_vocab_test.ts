@@ -10,6 +10,7 @@ import { Rng } from "../data/rng.ts";
 import { Gpt, initialParameters } from "../model/gpt.ts";
 import { Evaluator } from "../model/generate.ts";
 import { Trainer } from "../model/trainer.ts";
+import { bindingLimit } from "../model/_split.ts";
 import type { GptConfig } from "../model/config.ts";
 
 const config: GptConfig = { vocabSize: 50257, context: 16, layers: 1, heads: 12, width: 768 };
@@ -21,7 +22,7 @@ Deno.test("GPT-2's token embedding (147 MiB) runs and trains within this adapter
   const T = 16;
   const values = initialParameters(config, 3);
   const gpt = Gpt.create(gpu, config, { values });
-  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  const limit = bindingLimit(gpu);
   const ev = new Evaluator(gpt, { B: 1, T });
   const pieces = ev.graph.vocabChunks;
   assert(pieces.length === Math.ceil((V * C * 4) / limit), `pieces ${pieces.join(" ")}`);
