@@ -46,16 +46,18 @@ export interface VocabRows {
 }
 
 /**
- * The pieces of a token table: a list of {@linkcode VocabRows} as it is (checked to hold C values
- * per row), a whole tensor as one piece of all its rows.
+ * The pieces of a token table: a list of {@linkcode VocabRows} as it is, a whole tensor as one
+ * piece of V rows (all the rows it holds when V is not given); each checked to hold C values per
+ * row.
  */
 export function vocabRows(
   label: string,
   table: Tensor | readonly VocabRows[],
   C: number,
+  V?: number,
 ): readonly VocabRows[] {
   const pieces = "buffer" in table
-    ? [{ tensor: table, start: 0, count: Math.floor(table.length / C) }]
+    ? [{ tensor: table, start: 0, count: V ?? Math.floor(table.length / C) }]
     : table;
   for (const { tensor, start, count } of pieces) {
     if (!Number.isInteger(start) || start < 0 || !Number.isInteger(count) || count < 1) {
@@ -146,7 +148,7 @@ export function encoderBackward(
 ): Op[] {
   const { dwpe, dout, bucketStart, bucketPos, B, T, C, V } = args;
   checkShape("encoderBackward", { B, T, C, V });
-  const pieces = vocabRows("encoderBackward", args.dwte, C);
+  const pieces = vocabRows("encoderBackward", args.dwte, C, V);
   let end = 0; // each piece must start where the last ended, and the last end at V
   for (const p of pieces) end = p.start === end ? p.start + p.count : NaN;
   if (end !== V) {

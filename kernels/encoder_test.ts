@@ -142,6 +142,7 @@ Deno.test("encoder backward refuses pieces of dwte that do not tile the vocabula
       [{ tensor: t(4), start: 0, count: 4 }, { tensor: t(5), start: 5, count: 5 }], // a gap
       [{ tensor: t(6), start: 0, count: 6 }, { tensor: t(5), start: 5, count: 5 }], // an overlap
       [{ tensor: t(9), start: 0, count: 9 }], // short of V
+      [{ tensor: t(11), start: 0, count: 11 }], // past V
     ]
   ) {
     let message = "";
@@ -152,4 +153,25 @@ Deno.test("encoder backward refuses pieces of dwte that do not tile the vocabula
     }
     assert(/do not tile the 10 token ids/.test(message), message || "no error");
   }
+});
+
+Deno.test("encoder backward refuses a whole dwte smaller than V x C, naming the sizes", async () => {
+  const gpu = await getGpu();
+  let message = "";
+  try {
+    encoderBackward(gpu, {
+      dwte: createTensor(gpu, [9, 4], "dwte"),
+      dwpe: createTensor(gpu, [2, 4], "dwpe"),
+      dout: createTensor(gpu, [1, 2, 4], "dout"),
+      bucketStart: createTensor(gpu, [11], "bucketStart"),
+      bucketPos: createTensor(gpu, [2], "bucketPos"),
+      B: 1,
+      T: 2,
+      C: 4,
+      V: 10,
+    });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert(/dwte holds 36 values, needs 40 \(10 rows\)/.test(message), message || "no error");
 });
