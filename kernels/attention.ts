@@ -12,8 +12,15 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
-import { createUniform } from "../gpu/device.ts";
-import { getKernel, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
+import { createUniform, GpuError } from "../gpu/device.ts";
+import {
+  type BindingKind,
+  getKernel,
+  makeOp,
+  type Op,
+  params,
+  type Tensor,
+} from "../gpu/kernel.ts";
 import source from "./attention.wgsl" with { type: "text" };
 import flashSource from "./attention_flash.wgsl" with { type: "text" };
 import { hasSubgroupKernels } from "./matmul.ts";
@@ -233,7 +240,7 @@ export function attentionBackward(
       }),
     ];
   }
-  const bindings: ("read" | "write" | "uniform")[] = [
+  const bindings: BindingKind[] = [
     "write",
     "write",
     "read",
@@ -261,16 +268,14 @@ const FLASH_BR = 64;
 const FLASH_TILE4 = 512;
 const FLASH_MAX_BC = 64;
 /** Workgroup memory the flash kernels declare: two tiles of vec4s and two rows of floats. */
-export const FLASH_WORKGROUP_BYTES = 2 * FLASH_TILE4 * 16 + 2 * FLASH_MAX_BC * 4;
+const FLASH_WORKGROUP_BYTES = 2 * FLASH_TILE4 * 16 + 2 * FLASH_MAX_BC * 4;
 
-type Binding = "read" | "write" | "uniform";
-
-function flashKernel(gpu: Gpu, entryPoint: string, bindings: Binding[], hs: number) {
+function flashKernel(gpu: Gpu, entryPoint: string, bindings: BindingKind[], hs: number) {
   const need = FLASH_WORKGROUP_BYTES;
   if (gpu.limits.maxComputeWorkgroupStorageSize < need) {
-    throw new RangeError(
+    throw new GpuError(
       `Flash attention needs ${need} bytes of workgroup memory; this adapter allows ` +
-        `${gpu.limits.maxComputeWorkgroupStorageSize}: use the matrix attention`,
+        `${gpu.limits.maxComputeWorkgroupStorageSize}: use --attention matrix`,
     );
   }
   return getKernel(gpu, { code: flashSource, entryPoint, bindings, constants: { HS4: hs / 4 } });

@@ -1,4 +1,5 @@
 import { getGpu } from "../gpu/device.ts";
+import { assert } from "../tests/_assert.ts";
 import { createTensor } from "../gpu/kernel.ts";
 import { assertClose, readTensor, runOps } from "../gpu/testing.ts";
 import { Rng } from "../data/rng.ts";
@@ -146,4 +147,29 @@ Deno.test("attention reference backward agrees with finite differences (f64)", (
   let nonzero = 0;
   for (const g of grad) if (Math.abs(g) > 1e-3) nonzero++;
   if (nonzero < grad.length / 2) throw new Error(`only ${nonzero} of ${grad.length} are nonzero`);
+});
+
+Deno.test("flash attention refuses an adapter with too little workgroup memory, naming the flag", async () => {
+  const gpu = await getGpu();
+  const small = { ...gpu, limits: { ...gpu.limits, maxComputeWorkgroupStorageSize: 16384 } };
+  const [B, T, C, NH] = [1, 4, 8, 2];
+  let message = "";
+  try {
+    flashAttentionForward(small, {
+      out: createTensor(gpu, [B, T, C], "out"),
+      lse: createTensor(gpu, [B, NH, T], "lse"),
+      qkv: createTensor(gpu, [B, T, 3 * C], "qkv"),
+      B,
+      T,
+      C,
+      NH,
+    });
+  } catch (e) {
+    message = (e as Error).message;
+  }
+  assert(
+    /needs 16896 bytes of workgroup memory; this adapter allows 16384: use --attention matrix/
+      .test(message),
+    message || "no error",
+  );
 });
