@@ -16,7 +16,7 @@ import { assertNoGpuErrors, encodeOps, type Op } from "../gpu/kernel.ts";
 import { Rng } from "../data/rng.ts";
 import { attentionDecode, embedAt } from "../kernels/kv_cache.ts";
 import { layernormForward } from "../kernels/layernorm.ts";
-import { blockForward, type Gpt, Graph } from "./gpt.ts";
+import { type AttentionMode, blockForward, type Gpt, Graph, type GraphOptions } from "./gpt.ts";
 import { bindingLimit, lmHeadForward, vocabPieces, vocabRowsOf } from "./_split.ts";
 import { sampleToken } from "./generate.ts";
 import { type TensorSpec, TensorTable } from "./tensors.ts";
@@ -54,6 +54,8 @@ export interface GeneratorOptions {
    * embedding is bound in pieces of token ids. Tests set it low to exercise the split.
    */
   maxBindingBytes?: number;
+  /** The prompts' forward pass: attention with its probabilities kept or recomputed (GraphOptions). */
+  attention?: AttentionMode;
 }
 
 /** Prompt length buckets: the prefill graph's T is a multiple of this (or the context). */
@@ -69,13 +71,13 @@ export class Generator {
   readonly #decode: Op[];
   readonly #prefill = new Map<number, Graph>();
   readonly #staging: GPUBuffer;
-  readonly #maxBindingBytes: number | undefined;
+  readonly #graphOptions: Pick<GraphOptions, "maxBindingBytes" | "attention">;
 
   constructor(gpt: Gpt, B: number, options: GeneratorOptions = {}) {
     if (gpt.config.head === "scalar") throw new Error("Generation needs a model with the LM head");
     this.gpt = gpt;
     this.B = B;
-    this.#maxBindingBytes = options.maxBindingBytes;
+    this.#graphOptions = { maxBindingBytes: options.maxBindingBytes, attention: options.attention };
     const gpu = gpt.gpu;
     const { width: C, vocabSize: V, layers: L, heads: NH, context: T } = gpt.config;
     const pieces = vocabPieces(V, C, bindingLimit(gpu, options.maxBindingBytes));
@@ -184,12 +186,7 @@ export class Generator {
     const T = Math.min(ctx, Math.ceil(len / BUCKET) * BUCKET);
     let g = this.#prefill.get(T);
     if (!g) {
-      g = new Graph(this.gpt, {
-        B: this.B,
-        T,
-        training: false,
-        maxBindingBytes: this.#maxBindingBytes,
-      });
+      g = new Graph(this.gpt, { B: this.B, T, training: false, ...this.#graphOptions });
       this.#prefill.set(T, g);
     }
     return g;

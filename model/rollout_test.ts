@@ -25,6 +25,11 @@ Deno.test("cached greedy generation gives the tokens of full recomputation", asy
   const gen = new Generator(gpt, 5);
   await gen.ready();
   const got = await gen.generate(prompts, { maxTokens: 12, temperature: 0, stopToken: 36 });
+  // the prompts' forward pass with flash attention fills the same cache
+  const flash = new Generator(gpt, 5, { attention: "flash" });
+  const viaFlash = await flash.generate(prompts, { maxTokens: 12, temperature: 0, stopToken: 36 });
+  assertEquals(viaFlash.tokens, got.tokens);
+  flash.destroy();
   const sampler = new Sampler(gpt);
   for (let i = 0; i < prompts.length; i++) {
     const want = await sampler.generate(prompts[i], {
