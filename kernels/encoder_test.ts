@@ -1,5 +1,5 @@
 import { getGpu, type Gpu } from "../gpu/device.ts";
-import { createTensor } from "../gpu/kernel.ts";
+import { createTensor, type Tensor } from "../gpu/kernel.ts";
 import { assertClose, readTensor, runOps } from "../gpu/testing.ts";
 import { Rng } from "../data/rng.ts";
 import * as ref from "./_reference_layers.ts";
@@ -123,44 +123,12 @@ Deno.test("encoder with more positions than one dispatch dimension allows (B=2, 
 Deno.test("encoder backward with one token filling most of the batch (B=4, T=700, C=200)", () =>
   checkEncoder(4, 700, 200, 11, 5, 0.9));
 
-Deno.test("encoder backward refuses pieces of dwte that do not tile the vocabulary", async () => {
+/** The refusal of encoderBackward (B=1, T=2, C=4, V=10) for this dwte: its message, or "". */
+async function backwardRefusal(dwte: (gpu: Gpu) => Tensor | VocabRows[]): Promise<string> {
   const gpu = await getGpu();
-  const t = (n: number) => createTensor(gpu, [n, 4], "piece");
-  const args = (dwte: VocabRows[]) => ({
-    dwte,
-    dwpe: createTensor(gpu, [2, 4], "dwpe"),
-    dout: createTensor(gpu, [1, 2, 4], "dout"),
-    bucketStart: createTensor(gpu, [11], "bucketStart"),
-    bucketPos: createTensor(gpu, [2], "bucketPos"),
-    B: 1,
-    T: 2,
-    C: 4,
-    V: 10,
-  });
-  for (
-    const dwte of [
-      [{ tensor: t(4), start: 0, count: 4 }, { tensor: t(5), start: 5, count: 5 }], // a gap
-      [{ tensor: t(6), start: 0, count: 6 }, { tensor: t(5), start: 5, count: 5 }], // an overlap
-      [{ tensor: t(9), start: 0, count: 9 }], // short of V
-      [{ tensor: t(11), start: 0, count: 11 }], // past V
-    ]
-  ) {
-    let message = "";
-    try {
-      encoderBackward(gpu, args(dwte));
-    } catch (e) {
-      message = (e as Error).message;
-    }
-    assert(/do not tile the 10 token ids/.test(message), message || "no error");
-  }
-});
-
-Deno.test("encoder backward refuses a whole dwte smaller than V x C, naming the sizes", async () => {
-  const gpu = await getGpu();
-  let message = "";
   try {
     encoderBackward(gpu, {
-      dwte: createTensor(gpu, [9, 4], "dwte"),
+      dwte: dwte(gpu),
       dwpe: createTensor(gpu, [2, 4], "dwpe"),
       dout: createTensor(gpu, [1, 2, 4], "dout"),
       bucketStart: createTensor(gpu, [11], "bucketStart"),
@@ -171,7 +139,30 @@ Deno.test("encoder backward refuses a whole dwte smaller than V x C, naming the 
       V: 10,
     });
   } catch (e) {
-    message = (e as Error).message;
+    return (e as Error).message;
   }
+  return "";
+}
+
+Deno.test("encoder backward refuses pieces of dwte that do not tile the vocabulary", async () => {
+  const piece = (gpu: Gpu, start: number, count: number) => ({
+    tensor: createTensor(gpu, [count, 4], "piece"),
+    start,
+    count,
+  });
+  const cases: ((gpu: Gpu) => VocabRows[])[] = [
+    (gpu) => [piece(gpu, 0, 4), piece(gpu, 5, 5)], // a gap
+    (gpu) => [piece(gpu, 0, 6), piece(gpu, 5, 5)], // an overlap
+    (gpu) => [piece(gpu, 0, 9)], // short of V
+    (gpu) => [piece(gpu, 0, 11)], // past V
+  ];
+  for (const dwte of cases) {
+    const message = await backwardRefusal(dwte);
+    assert(/do not tile the 10 token ids/.test(message), message || "no error");
+  }
+});
+
+Deno.test("encoder backward refuses a whole dwte smaller than V x C, naming the sizes", async () => {
+  const message = await backwardRefusal((gpu) => createTensor(gpu, [9, 4], "dwte"));
   assert(/dwte holds 36 values, needs 40 \(10 rows\)/.test(message), message || "no error");
 });
