@@ -57,3 +57,52 @@ Deno.test("timeRounds: one time per round, device errors checked, a non-finite l
   );
   assertEquals([message, round], ["the loss of the last timed step is NaN", 2]);
 });
+
+// The PyTorch peer (bench_torch.py) checks its rounds too, from the flag or from the bench
+// directory, before it imports torch: only Python is needed, and the tests are ignored without it.
+const TORCH_PEER = new URL("./bench_torch.py", import.meta.url).pathname;
+const noPython = await new Deno.Command("python3", { args: ["--version"] }).output()
+  .then((r) => !r.success, () => true);
+
+/** Runs the PyTorch peer with `args`: its exit code and the last line of its stderr. */
+async function torchPeer(args: string[]): Promise<{ code: number; line: string }> {
+  const out = await new Deno.Command("python3", { args: [TORCH_PEER, ...args], stdout: "null" })
+    .output();
+  const lines = new TextDecoder().decode(out.stderr).trim().split("\n");
+  return { code: out.code, line: lines[lines.length - 1] };
+}
+
+Deno.test({
+  name: "bench_torch.py refuses --rounds below 1 in one line, exit code 2",
+  ignore: noPython,
+  fn: async () => {
+    for (
+      const [rounds, message] of [
+        ["0", "rounds must be positive, got 0"],
+        ["-1", "rounds must be a non-negative integer, got -1"],
+      ]
+    ) {
+      const r = await torchPeer(["--rounds", rounds]);
+      assertEquals([r.code, r.line], [2, `bench_torch.py: error: ${message}`]);
+    }
+  },
+});
+
+Deno.test({
+  name: "bench_torch.py refuses a bench directory whose rounds is not an integer",
+  ignore: noPython,
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      // the settings the peer reads from the directory, with rounds as a string
+      await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...CONFIG, rounds: "2" }));
+      const r = await torchPeer(["--dir", dir]);
+      assertEquals(
+        [r.code, r.line],
+        [2, "bench_torch.py: error: rounds must be a non-negative integer, got '2'"],
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
