@@ -26,7 +26,7 @@ import { type AttentionMode, Gpt } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { toHf } from "../model/checkpoint.ts";
 import { encodeSafetensors } from "../model/safetensors.ts";
-import { gpuVariant } from "../kernels/matmul.ts";
+import { gpuVariant, hasSubgroupKernels } from "../kernels/matmul.ts";
 import { BMM_SETTINGS, bmmTuning, parseKernelSpec } from "../kernels/bmm.ts";
 import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
 import { ATTENTION_FLAG } from "../stages/_loop.ts";
@@ -343,6 +343,10 @@ if (import.meta.main) {
         backend: gpu.backend,
         gemm: gpu.isCpu ? "cpu" : f.gemm === "default" ? gpuVariant.value : f.gemm,
         attention: f.attention,
+        // what the adapter offers and what the device got (subgroups: lavapipe grants them unlisted)
+        adapter_features: [...gpu.adapter.features].sort(),
+        device_features: [...gpu.device.features].sort(),
+        subgroup_sizes: [gpu.adapter.info.subgroupMinSize, gpu.adapter.info.subgroupMaxSize],
         ours_tokens_per_s: round(ours, 1),
         ours_rounds_tokens_per_s: rounds.map((t) => round((f.steps * B * T) / t, 1)),
         ours_ms_per_step: round((seconds / f.steps) * 1000, 1),
@@ -368,6 +372,11 @@ if (import.meta.main) {
       console.log(
         `adapter  ${gpu.name} (${gpu.backend})${gpu.isCpu ? "" : `, gemm ${result.gemm}`}, ` +
           `${f.attention} attention`,
+      );
+      console.log(
+        `features ${result.device_features.join(", ") || "none"} (subgroups of ` +
+          `${result.subgroup_sizes.join("-")}; used: ` +
+          `${hasSubgroupKernels(gpu) ? "subgroups in the CPU products and attention" : "none"})`,
       );
       console.log(
         `ours     ${result.ours_tokens_per_s} tokens/s, ${result.ours_ms_per_step} ms/step, ` +
