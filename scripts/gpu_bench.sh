@@ -7,7 +7,7 @@
 #   3. `deno task bench` on GPT-2 124M (batch 8 x context 1024) against PyTorch on the same GPU
 #      (float32 with TF32 off, and bfloat16 autocast for context), with the default kernels, and
 #      ours alone with the fastest variant of step 2 if that is not the default, and ours alone
-#      with flash attention (no T x T matrices: less memory; its speed decides the default);
+#      with flash attention (no T x T matrices: less memory; 0.55x the default's speed on an H100);
 #   4. where the time of a GPT-2 124M step goes (scripts/profile.ts, GPU timestamps per op);
 #   5. `deno task bench` on the small config;
 #   6. the kernel tests and the PyTorch-reference model tests, on the GPU's own kernel variants
