@@ -34,6 +34,7 @@ export { type GptConfig, parameterCount, PRESETS, validateConfig } from "./model
 export {
   type AttentionMode,
   attentionMode,
+  geluFusion,
   Gpt,
   Graph,
   type GraphOptions,

@@ -9,6 +9,7 @@
 import type { Gpu } from "../gpu/device.ts";
 import { createUniform } from "../gpu/device.ts";
 import {
+  type BindingKind,
   createTensor,
   getKernel,
   grid,
@@ -17,7 +18,10 @@ import {
   params,
   type Tensor,
 } from "../gpu/kernel.ts";
-import code from "./bmm.wgsl" with { type: "text" };
+import geluMath from "./gelu_math.wgsl" with { type: "text" };
+import bmmCode from "./bmm.wgsl" with { type: "text" };
+
+const code = geluMath + bmmCode;
 
 /** Rows of C per workgroup, as in the WGSL (columns: 128, or 64 for narrow products). */
 export const BMM_BLOCK = 128;
@@ -73,6 +77,9 @@ export function parseKernelSpec(
   return { variant, tuning: Object.assign({}, ...settings.map((s) => BMM_SETTINGS[s])) };
 }
 
+/** C, A, B, the bias, the uniform, and the GELU's `aux`. */
+const BINDINGS: BindingKind[] = ["write", "read", "read", "read", "uniform", "write"];
+
 /** Slices of a split product hold at least this many k values. */
 const MIN_SLICE_K = 256;
 
@@ -104,6 +111,32 @@ const CAUSAL: Record<BmmCausal, number> = {
   "k-from-row": 3,
 };
 
+/**
+ * A GELU fused after a product, on each finished element x of C: `{ out }` also writes gelu(x) to
+ * `out` (an MLP's first layer: C is the GELU's input, `out` its output); `{ pre }` writes
+ * x · gelu'(pre) instead of x (the GELU's input gradient: x is the gradient of its output, `pre`
+ * its input). `out` and `pre` are addressed like C. Not with `accumulate`.
+ */
+export type GeluEpilogue = { out: Tensor } | { pre: Tensor };
+
+/** The WGSL's EPILOGUE constant and the tensor bound as `aux` (a stand-in without a GELU). */
+export function epilogueOf(
+  gpu: Gpu,
+  gelu: GeluEpilogue | undefined,
+): { EPILOGUE: number; aux: Tensor } {
+  if (!gelu) return { EPILOGUE: 0, aux: standIn(gpu) };
+  return "out" in gelu ? { EPILOGUE: 1, aux: gelu.out } : { EPILOGUE: 2, aux: gelu.pre };
+}
+
+const standIns = new WeakMap<Gpu, Tensor>();
+
+/** A small tensor of the device's own for the `aux` binding of products without a GELU. */
+function standIn(gpu: Gpu): Tensor {
+  let t = standIns.get(gpu);
+  if (!t) standIns.set(gpu, t = createTensor(gpu, [4], "gemm.aux"));
+  return t;
+}
+
 /** Arguments of {@linkcode bmm}. */
 export interface BmmArgs {
   c: Strided;
@@ -122,6 +155,8 @@ export interface BmmArgs {
   /** C += instead of C =. */
   accumulate?: boolean;
   causal?: BmmCausal;
+  /** A GELU fused after the product. */
+  gelu?: GeluEpilogue;
   /** Overrides {@linkcode bmmTuning}; for tests. */
   tuning?: Partial<typeof bmmTuning>;
   label?: string;
@@ -176,11 +211,12 @@ export function bmmOps(gpu: Gpu, args: BmmArgs): Op[] {
     tuning: args.tuning,
     label: `${label}.slices`,
   });
+  const { EPILOGUE, aux } = epilogueOf(gpu, args.gelu);
   const kernel = getKernel(gpu, {
     code,
     entryPoint: "bmm_slices",
-    bindings: ["write", "read", "read", "read", "uniform"],
-    constants: { ACCUMULATE: args.accumulate ? 1 : 0, HAS_BIAS: args.bias ? 1 : 0 },
+    bindings: BINDINGS,
+    constants: { ACCUMULATE: args.accumulate ? 1 : 0, HAS_BIAS: args.bias ? 1 : 0, EPILOGUE },
   });
   const u = createUniform(
     gpu,
@@ -190,7 +226,7 @@ export function bmmOps(gpu: Gpu, args: BmmArgs): Op[] {
   const sum = makeOp(
     gpu,
     kernel,
-    [c.tensor, slices, slices, args.bias ?? slices, u],
+    [c.tensor, slices, slices, args.bias ?? slices, u, aux],
     grid(gpu, Math.ceil(M * N / 256)),
   );
   return [partial, sum];
@@ -221,6 +257,16 @@ function checkArgs(gpu: Gpu, args: BmmArgs): void {
     }
   }
   if (bias && bias.length < N) throw new RangeError(`${label}: bias holds fewer than ${N} values`);
+  if (args.gelu) {
+    if (args.accumulate) throw new RangeError(`${label}: a fused GELU cannot accumulate into C`);
+    const aux = "out" in args.gelu ? args.gelu.out : args.gelu.pre;
+    const n = extent(c, M, N, ZO, ZI);
+    if (n > aux.length) {
+      throw new RangeError(
+        `${label}: the GELU's tensor ${aux.name} holds ${aux.length} values, needs ${n} (as C)`,
+      );
+    }
+  }
   const maxZ = gpu.limits.maxComputeWorkgroupsPerDimension;
   if (ZO * ZI > maxZ) throw new RangeError(`${label}: ${ZO * ZI} batch matrices exceed ${maxZ}`);
 }
@@ -239,11 +285,13 @@ export function bmm(gpu: Gpu, args: BmmArgs): Op {
   const causal = args.causal ?? "none";
   const tuning = { ...bmmTuning, ...args.tuning };
   const cols = blockCols(N, tuning);
+  const { EPILOGUE, aux } = epilogueOf(gpu, args.gelu);
   const kernel = getKernel(gpu, {
     code,
     entryPoint: "bmm",
-    bindings: ["write", "read", "read", "read", "uniform"],
+    bindings: BINDINGS,
     constants: {
+      EPILOGUE,
       ACCUMULATE: args.accumulate ? 1 : 0,
       HAS_BIAS: bias ? 1 : 0,
       CAUSAL: CAUSAL[causal],
@@ -282,7 +330,7 @@ export function bmm(gpu: Gpu, args: BmmArgs): Op {
     `${label}.params`,
   );
   // Without a bias, B stands in for the unused binding (both read-only).
-  return makeOp(gpu, kernel, [c.tensor, a.tensor, b.tensor, bias ?? b.tensor, u], [
+  return makeOp(gpu, kernel, [c.tensor, a.tensor, b.tensor, bias ?? b.tensor, u, aux], [
     Math.ceil(N / cols),
     Math.ceil(M / BMM_BLOCK),
     ZO * ZI,

@@ -38,6 +38,9 @@ override A_ALONG_K: bool = true; // groups of A: 4 consecutive k of one row (els
 override B_ALONG_N: bool = true; // groups of B: 4 consecutive n of one k (else 4 k of one n)
 override PREFETCH: bool = true; // load the next k step's groups while computing this one
 override WIDE_N: bool = true; // BN = 128 (else 64, for N <= 64 such as attention's head size)
+// A fused GELU after the product, as in matmul.wgsl (aux addressed like C; gelu_math.wgsl is put
+// in front by the launcher): 1: aux = gelu(C) as well; 2: C *= gelu'(aux).
+override EPILOGUE: u32 = 0u;
 
 struct Params {
   M: u32,
@@ -67,6 +70,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>; // (N), used only if HAS_BIAS
 @group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(5) var<storage, read_write> aux: array<f32>; // like C, used only if EPILOGUE
 
 const BM: u32 = 128u;
 // Rows of the tiles are ROW = 33 vec4s apart (one of padding), so that the invocations that
@@ -169,6 +173,18 @@ fn store_b(e: u32, v: vec4<f32>) {
   }
 }
 
+// The finished element x at index idx of C (and of aux): written, after the EPILOGUE.
+fn finish(idx: u32, x: f32) {
+  var v = x;
+  if (EPILOGUE == 1u) {
+    aux[idx] = gelu_value(v);
+  }
+  if (EPILOGUE == 2u) {
+    v *= gelu_slope(aux[idx]);
+  }
+  c[idx] = v;
+}
+
 // Writes alpha * v (+ bias) (+ the old C) to row m, columns n .. n + 3 of the C at c0.
 fn store4(c0: u32, m: u32, n: u32, v: vec4<f32>) {
   if (m >= p.M) {
@@ -185,7 +201,7 @@ fn store4(c0: u32, m: u32, n: u32, v: vec4<f32>) {
       if (ACCUMULATE) {
         x += c[idx];
       }
-      c[idx] = x;
+      finish(idx, x);
     }
   }
 }
@@ -359,5 +375,5 @@ fn bmm_slices(@builtin(global_invocation_id) gid: vec3<u32>,
   if (ACCUMULATE) {
     x += c[idx];
   }
-  c[idx] = x;
+  finish(idx, x);
 }

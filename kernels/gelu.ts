@@ -6,7 +6,10 @@
 import type { Gpu } from "../gpu/device.ts";
 import { createUniform } from "../gpu/device.ts";
 import { fitsVec4, getKernel, grid, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
-import code from "./gelu.wgsl" with { type: "text" };
+import geluMath from "./gelu_math.wgsl" with { type: "text" };
+import geluCode from "./gelu.wgsl" with { type: "text" };
+
+const code = geluMath + geluCode;
 
 const WG = 256;
 

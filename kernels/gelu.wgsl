@@ -1,12 +1,11 @@
 // GELU, tanh approximation (as GPT-2): y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))).
+// gelu_value and gelu_slope come from gelu_math.wgsl, which the launcher puts in front.
 
 override WG: u32 = 256;
 
 struct Params {
   N: u32, // number of elements
 }
-
-const SQRT_2_OVER_PI: f32 = 0.7978845608028654;
 
 // Forward: out = gelu(inp), shapes (N)
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
@@ -18,9 +17,7 @@ fn gelu_forward(@builtin(global_invocation_id) gid: vec3<u32>,
                 @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.N) { return; }
-  let x = inp[i];
-  let u = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
-  out[i] = 0.5 * x * (1.0 + tanh(u));
+  out[i] = gelu_value(inp[i]);
 }
 
 // Backward: dinp = gelu'(inp) * dout, shapes (N). dinp is written, not accumulated.
@@ -34,12 +31,7 @@ fn gelu_backward(@builtin(global_invocation_id) gid: vec3<u32>,
                  @builtin(num_workgroups) nwg: vec3<u32>) {
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= pb.N) { return; }
-  let x = inp_b[i];
-  let u = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
-  let t = tanh(u);
-  let sech2 = 1.0 - t * t;
-  let grad = 0.5 * (1.0 + t) + 0.5 * x * sech2 * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x);
-  dinp[i] = grad * dout[i];
+  dinp[i] = gelu_slope(inp_b[i]) * dout[i];
 }
 
 // The same two kernels over vec4s, one per invocation (N % 4 == 0): a quarter of the loads, which
@@ -53,7 +45,7 @@ fn gelu_forward4(@builtin(global_invocation_id) gid: vec3<u32>,
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.N / 4u) { return; }
   let x = inp4[i];
-  let u = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
+  let u = GELU_SQRT_2_OVER_PI * (x + GELU_CUBE * x * x * x);
   out4[i] = 0.5 * x * (1.0 + tanh(u));
 }
 
@@ -67,9 +59,10 @@ fn gelu_backward4(@builtin(global_invocation_id) gid: vec3<u32>,
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= pb.N / 4u) { return; }
   let x = inp_b4[i];
-  let u = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
+  let u = GELU_SQRT_2_OVER_PI * (x + GELU_CUBE * x * x * x);
   let t = tanh(u);
   let sech2 = 1.0 - t * t;
-  let grad = 0.5 * (1.0 + t) + 0.5 * x * sech2 * SQRT_2_OVER_PI * (1.0 + 3.0 * 0.044715 * x * x);
+  let grad = 0.5 * (1.0 + t) +
+    0.5 * x * sech2 * GELU_SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBE * x * x);
   dinp4[i] = grad * dout4[i];
 }

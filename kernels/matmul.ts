@@ -26,8 +26,11 @@ import {
   params,
   type Tensor,
 } from "../gpu/kernel.ts";
-import code from "./matmul.wgsl" with { type: "text" };
-import { bmmOps } from "./bmm.ts";
+import geluMath from "./gelu_math.wgsl" with { type: "text" };
+import matmulCode from "./matmul.wgsl" with { type: "text" };
+import { bmmOps, epilogueOf, type GeluEpilogue } from "./bmm.ts";
+
+const code = geluMath + matmulCode;
 
 /**
  * Which product kernel runs: register-tiled (CPU adapters; `"subgroup"` shares the loads of A over
@@ -117,6 +120,8 @@ export interface GemmArgs {
   accumulate?: boolean;
   /** Scale of the product (not of the bias or the old C); 1 by default. */
   alpha?: number;
+  /** A GELU fused after the product (its tensor laid out like C); not with `accumulate`. */
+  gelu?: GeluEpilogue;
   variant?: MatmulVariant;
   /** Label of the op and its uniform. */
   label?: string;
@@ -201,6 +206,10 @@ export function gemmPasses(gpu: Gpu, args: GemmArgs): Op[] {
   need(label, a, "A", M * K);
   need(label, b, "B", K * N);
   if (bias) need(label, bias, "bias", N);
+  if (args.gelu) {
+    if (args.accumulate) throw new RangeError(`${label}: a fused GELU cannot accumulate into C`);
+    need(label, "out" in args.gelu ? args.gelu.out : args.gelu.pre, "the GELU's tensor", M * N);
+  }
   const variant = args.variant ?? defaultVariant(gpu);
   if (variant === "wide") {
     // the batched strided product with one matrix: one op, any K
@@ -214,6 +223,7 @@ export function gemmPasses(gpu: Gpu, args: GemmArgs): Op[] {
       K,
       alpha: args.alpha,
       accumulate: args.accumulate,
+      gelu: args.gelu,
       label,
     });
   }
@@ -228,21 +238,24 @@ export function gemmPasses(gpu: Gpu, args: GemmArgs): Op[] {
   const ops: Op[] = [];
   for (let k0 = 0; k0 < K; k0 += chunk) {
     const first = k0 === 0;
+    const k1 = Math.min(K, k0 + chunk);
+    // the GELU acts on the finished sums: in the last pass
+    const { EPILOGUE, aux } = epilogueOf(gpu, k1 === K ? args.gelu : undefined);
     const constants: Record<string, number> = {
       TRANS_A: args.transA ? 1 : 0,
       TRANS_B: args.transB ? 1 : 0,
       TRANS_C: args.transC ? 1 : 0,
       ACCUMULATE: args.accumulate || !first ? 1 : 0,
       HAS_BIAS: bias && first ? 1 : 0,
+      EPILOGUE,
     };
     if (variant !== "tiled") constants.WG = WG;
     const kernel = getKernel(gpu, {
       code: moduleCode(gpu),
       entryPoint: pick.entryPoint,
-      bindings: ["write", "read", "read", "read", "uniform"],
+      bindings: ["write", "read", "read", "read", "uniform", "write"],
       constants,
     });
-    const k1 = Math.min(K, k0 + chunk);
     const u = createUniform(
       gpu,
       params([M, N, K, { f32: args.alpha ?? 1 }, k0, k1]),
@@ -250,7 +263,7 @@ export function gemmPasses(gpu: Gpu, args: GemmArgs): Op[] {
     );
     const workgroups: [number, number] = [Math.ceil(N / pick.cols), Math.ceil(M / pick.rows)];
     // Without a bias, B stands in for the unused binding (both read-only).
-    ops.push(makeOp(gpu, kernel, [c, a, b, bias ?? b, u], workgroups));
+    ops.push(makeOp(gpu, kernel, [c, a, b, bias ?? b, u, aux], workgroups));
   }
   return ops;
 }
@@ -278,13 +291,15 @@ export function forwardProduct(
     inp: Tensor;
     weight: Tensor;
     bias?: Tensor;
+    /** (N, OC): gelu(out), written by the same op (a GELU after the layer, fused). */
+    gelu?: Tensor;
     N: number;
     C: number;
     OC: number;
     variant?: MatmulVariant;
   },
 ): GemmArgs {
-  const { out, inp, weight, bias, N, C, OC, variant } = args;
+  const { out, inp, weight, bias, gelu, N, C, OC, variant } = args;
   return {
     c: out,
     a: inp,
@@ -294,12 +309,16 @@ export function forwardProduct(
     N: OC,
     K: C,
     transB: true,
+    gelu: gelu && { out: gelu },
     variant,
     label: "matmul_forward",
   };
 }
 
-/** out (N, OC) = inp (N, C) @ weight (OC, C)^T + bias (OC). bias optional. out is written. */
+/**
+ * out (N, OC) = inp (N, C) @ weight (OC, C)^T + bias (OC). bias optional. out is written, and
+ * with `gelu` also gelu(out) (N, OC) (the MLP's first layer and its GELU as one op).
+ */
 export function matmulForward(
   gpu: Gpu,
   args: Parameters<typeof forwardProduct>[0],
@@ -313,13 +332,18 @@ export function inputGradient(
     dinp: Tensor;
     dout: Tensor;
     weight: Tensor;
+    /**
+     * (N, C): the input of a GELU whose output is this layer's input; dinp is then the gradient
+     * of that input, (dout @ weight) · gelu'(geluInput) (the GELU's backward, fused).
+     */
+    geluInput?: Tensor;
     N: number;
     C: number;
     OC: number;
     variant?: MatmulVariant;
   },
 ): GemmArgs {
-  const { dinp, dout, weight, N, C, OC, variant } = args;
+  const { dinp, dout, weight, geluInput, N, C, OC, variant } = args;
   return {
     c: dinp,
     a: dout,
@@ -327,6 +351,7 @@ export function inputGradient(
     M: N,
     N: C,
     K: OC,
+    gelu: geluInput && { pre: geluInput },
     variant,
     label: "matmul_backward.dinp",
   };
@@ -379,6 +404,8 @@ export function matmulBackward(
   gpu: Gpu,
   args: {
     dinp?: Tensor;
+    /** See {@linkcode inputGradient}: dinp goes through the backward of a GELU, fused. */
+    geluInput?: Tensor;
     dweight: Tensor;
     dbias?: Tensor;
     dout: Tensor;
@@ -392,10 +419,12 @@ export function matmulBackward(
     columnSum?: ColumnSum;
   },
 ): Op[] {
-  const { dinp, dweight, dbias, dout, inp, weight, N, C, OC, variant, columnSum } = args;
+  const { dinp, geluInput, dweight, dbias, dout, inp, weight, N, C, OC, variant, columnSum } = args;
   const ops: Op[] = [];
   if (dinp) {
-    ops.push(...gemmPasses(gpu, inputGradient({ dinp, dout, weight, N, C, OC, variant })));
+    ops.push(
+      ...gemmPasses(gpu, inputGradient({ dinp, dout, weight, geluInput, N, C, OC, variant })),
+    );
   }
   ops.push(...gemmPasses(gpu, weightGradient(gpu, { dweight, dout, inp, N, C, OC, variant })));
   if (dbias) ops.push(...biasBackwardOps(gpu, { dbias, dout, N, OC, columnSum }));

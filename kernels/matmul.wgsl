@@ -32,6 +32,11 @@ override WG: u32 = 32;
 override ACCUMULATE: bool = false; // C += instead of C =
 override HAS_BIAS: bool = false; // add bias (N) to every row
 override TRANS_C: bool = false; // C is stored (N, M): element (m, n) at n * M + m
+// A fused GELU after the product (gelu_value and gelu_slope: gelu_math.wgsl, put in front by the
+// launcher), applied to each finished element x of C, with aux indexed like C:
+//   1: aux = gelu(x) as well (the forward of an MLP's first layer: C its input, aux its output)
+//   2: C = x * gelu'(aux) (the input gradient of that layer's output, aux its input: dfch)
+override EPILOGUE: u32 = 0u;
 
 struct Params {
   M: u32,
@@ -49,6 +54,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> b: array<f32>; // (K, N), or (N, K) if TRANS_B
 @group(0) @binding(3) var<storage, read> bias: array<f32>; // (N), used only if HAS_BIAS
 @group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(5) var<storage, read_write> aux: array<f32>; // like C, used only if EPILOGUE
 // The same operands read 16 bytes at a time (the vec4 variants; the tensors are 256-byte aligned).
 @group(0) @binding(1) var<storage, read> a4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> b4: array<vec4<f32>>;
@@ -69,7 +75,8 @@ fn load_b(k: u32, n: u32) -> f32 {
   return b[k * p.N + n];
 }
 
-// Writes one finished element of C: alpha * sum, plus bias, plus the old value.
+// Writes one finished element of C: alpha * sum, plus bias, plus the old value, then the
+// EPILOGUE.
 fn store_c(m: u32, n: u32, sum: f32) {
   var v = p.alpha * sum;
   if (HAS_BIAS) {
@@ -78,6 +85,12 @@ fn store_c(m: u32, n: u32, sum: f32) {
   let i = select(m * p.N + n, n * p.M + m, TRANS_C);
   if (ACCUMULATE) {
     v += c[i];
+  }
+  if (EPILOGUE == 1u) {
+    aux[i] = gelu_value(v);
+  }
+  if (EPILOGUE == 2u) {
+    v *= gelu_slope(aux[i]);
   }
   c[i] = v;
 }

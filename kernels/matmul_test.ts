@@ -3,6 +3,7 @@ import { createTensor } from "../gpu/kernel.ts";
 import { assertClose, readTensor, runOps } from "../gpu/testing.ts";
 import { Rng } from "../data/rng.ts";
 import * as ref from "./_reference_matmul.ts";
+import * as geluRef from "./_reference.ts";
 import {
   biasBackward,
   biasBackwardOps,
@@ -311,6 +312,94 @@ Deno.test("gemm subgroup kernels split a long K into accumulating passes", async
   ];
   for (const [shape, prod] of cases) {
     assertEquals(await checkGemm("subgroup", shape, prod, `${prod.kernel}_sg`), 2);
+  }
+});
+
+// A GELU fused after the product: "out" (an MLP's first layer: C = A @ B^T + bias and gelu(C) as
+// well) or "pre" (the input gradient through the GELU: C = (A @ B) · gelu'(pre)).
+async function checkFusedGelu(
+  variant: MatmulVariant,
+  [M, N, K]: number[],
+  mode: "out" | "pre",
+  expectKernel?: string,
+): Promise<number> {
+  const gpu = await getGpu();
+  const rng = new Rng(M * 17 + N * 5 + K + (mode === "out" ? 1 : 2));
+  const transB = mode === "out";
+  const av = rng.normalArray(M * K);
+  const bv = rng.normalArray(K * N, 1 / Math.sqrt(K));
+  const biasV = mode === "out" ? rng.normalArray(N) : undefined;
+  const preV = rng.normalArray(M * N, 2);
+  const a = createTensor(gpu, [M, K], "a", av);
+  const b = createTensor(gpu, transB ? [N, K] : [K, N], "b", bv);
+  const bias = biasV && createTensor(gpu, [N], "bias", biasV);
+  // C and the GELU's output start non-zero: both are written, not accumulated.
+  const c = createTensor(gpu, [M, N], "c", rng.normalArray(M * N));
+  const aux = createTensor(gpu, [M, N], "aux", mode === "out" ? rng.normalArray(M * N) : preV);
+  const gelu = mode === "out" ? { out: aux } : { pre: aux };
+  const args = { c, a, b, bias, M, N, K, transB, gelu, variant };
+  if (expectKernel) assertEquals(gemmKernelName(gpu, args), expectKernel);
+  const ops = gemmPasses(gpu, args);
+  await runOps(gpu, ops);
+  const product = new Float32Array(M * N);
+  ref.gemm(product, av, bv, biasV, M, N, K, { transB });
+  const name = `(${variant}, ${mode}, ${M}x${N}x${K})`;
+  if (mode === "out") {
+    assertClose(await readTensor(gpu, c), product, { name: `c ${name}`, ...tol(K) });
+    assertClose(await readTensor(gpu, aux), geluRef.geluForward(product), {
+      name: `gelu(c) ${name}`,
+      ...tol(K),
+    });
+  } else {
+    assertClose(await readTensor(gpu, c), geluRef.geluBackward(preV, product), {
+      name: `c ${name}`,
+      ...tol(K),
+    });
+    assertClose(await readTensor(gpu, aux), preV, { name: `pre (unchanged) ${name}` });
+  }
+  for (const t of [a, b, bias, c, aux]) t?.buffer.destroy();
+  return ops.length;
+}
+
+for (const variant of [...VARIANTS, "scalar" as const]) {
+  Deno.test(`gemm with a fused GELU, forward and input gradient (${variant})`, async () => {
+    // odd sizes (the scalar kernels), then multiples of 4 over several blocks (the vec4 ones)
+    for (const shape of [[37, 44, 36], [70, 264, 12], [4, 4, 4]]) {
+      await checkFusedGelu(variant, shape, "out");
+      await checkFusedGelu(variant, shape, "pre");
+    }
+  });
+}
+
+Deno.test("gemm with a fused GELU: split products apply it once, to the whole sum", async () => {
+  const gpu = await getGpu();
+  // wide: C has one block and K is long, so the product is split over k and then summed
+  for (const mode of ["out", "pre"] as const) {
+    assertEquals(await checkFusedGelu("wide", [64, 64, 1024], mode), 2);
+  }
+  // CPU adapters: a K too long for one loop runs in passes; the GELU belongs to the last
+  const cpuVariants: MatmulVariant[] = SUBGROUPS ? ["reg", "subgroup"] : ["reg"];
+  for (const variant of cpuVariants) {
+    const sg = variant === "subgroup" ? "_sg" : "";
+    assertEquals(
+      await checkFusedGelu(variant, [2, 8, 65540], "out", `gemm_dot${sg}`),
+      gpu.isCpu ? 2 : 1,
+    );
+    assertEquals(
+      await checkFusedGelu(variant, [2, 4, 65540], "pre", `gemm_nn${sg}`),
+      gpu.isCpu ? 2 : 1,
+    );
+  }
+});
+
+Deno.test("gemm with a fused GELU refuses to accumulate, and a GELU tensor smaller than C", async () => {
+  const gpu = await getGpu();
+  const [a, b, c] = ["a", "b", "c"].map((n) => createTensor(gpu, [64], n));
+  const small = createTensor(gpu, [63], "small");
+  for (const variant of [...VARIANTS, "scalar" as const]) {
+    const base = { c, a, b, M: 8, N: 8, K: 8, variant };
+    assertThrows(() => gemm(gpu, { ...base, gelu: { out: small } }), RangeError);
+    assertThrows(() => gemm(gpu, { ...base, gelu: { pre: c }, accumulate: true }), RangeError);
   }
 });
 

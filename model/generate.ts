@@ -68,7 +68,10 @@ export class Evaluator {
   readonly graph: Graph;
   #staging: GPUBuffer;
 
-  constructor(gpt: Gpt, shape: { B: number; T: number; attention?: AttentionMode }) {
+  constructor(
+    gpt: Gpt,
+    shape: { B: number; T: number; attention?: AttentionMode; fuseGelu?: boolean },
+  ) {
     this.graph = new Graph(gpt, { ...shape, training: false });
     this.#staging = gpt.gpu.device.createBuffer({
       label: "eval loss",

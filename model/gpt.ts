@@ -233,9 +233,12 @@ export function blockForward(
     residualIn: Tensor;
     N: number;
     attention: (x: string) => Op[];
+    /** The GELU inside the fc product (default {@linkcode geluFusion}). */
+    fuseGelu?: boolean;
   },
 ): Op[] {
   const { gpt, l, residualIn, N, attention } = args;
+  const fuse = args.fuseGelu ?? geluFusion.value;
   const a = args.acts;
   const p = (name: string) => gpt.param(name);
   const C = gpt.config.width;
@@ -288,6 +291,7 @@ export function blockForward(
   }));
   ops.push(...matmulForward(gpu, {
     out: a(`${x}fch`), // (N,4C)
+    gelu: fuse ? a(`${x}fch_gelu`) : undefined, // (N,4C), by the same op
     inp: a(`${x}ln2`),
     weight: p(`${pre}mlp.c_fc.weight`),
     bias: p(`${pre}mlp.c_fc.bias`),
@@ -295,7 +299,7 @@ export function blockForward(
     C,
     OC: 4 * C,
   }));
-  ops.push(...geluForward(gpu, { out: a(`${x}fch_gelu`), inp: a(`${x}fch`) }));
+  if (!fuse) ops.push(...geluForward(gpu, { out: a(`${x}fch_gelu`), inp: a(`${x}fch`) }));
   ops.push(...matmulForward(gpu, {
     out: a(`${x}fcproj`),
     inp: a(`${x}fch_gelu`),
@@ -334,7 +338,21 @@ export interface GraphOptions {
    * the backward recomputes them (kernels/attention_flash.wgsl). Default: {@linkcode attentionMode}.
    */
   attention?: AttentionMode;
+  /**
+   * Run the MLP's GELU inside its products: the fc product writes gelu(fch) too, and the fc
+   * projection's input gradient comes out multiplied by gelu'(fch). Default: {@linkcode geluFusion}.
+   */
+  fuseGelu?: boolean;
 }
+
+/**
+ * Whether graphs that do not say fuse the MLP's GELU into its products (see
+ * {@linkcode GraphOptions.fuseGelu}). Off: on lavapipe the fused products were no faster than a
+ * product and a GELU kernel (forward 12.5–12.8 ms against 12.5–12.7, input gradient 13.8–13.9
+ * against 12.2–12.7, fc layer of the small config), and it has not yet been measured on a GPU.
+ * `deno task bench --fuse-gelu` and `scripts/profile.ts --fuse-gelu` set it.
+ */
+export const geluFusion: { value: boolean } = { value: false };
 
 /** The attention of a graph: probabilities kept (`"matrix"`) or recomputed (`"flash"`). */
 export type AttentionMode = "matrix" | "flash";
@@ -386,6 +404,8 @@ export class Graph {
   readonly attChunks: readonly [number, number][];
   /** Token ids [start, start + count) of each piece of the token embedding (one unless split). */
   readonly vocabChunks: readonly [number, number][];
+  /** Whether the MLP's GELU runs inside its products (see {@linkcode GraphOptions.fuseGelu}). */
+  readonly fuseGelu: boolean;
 
   constructor(gpt: Gpt, options: GraphOptions) {
     const { B, T, training } = options;
@@ -407,6 +427,8 @@ export class Graph {
     const logitChunks = scalar ? [] : splitRanges(N, V * 4, maxBinding, 64, "The logits");
     const flash = (options.attention ?? attentionMode.value) === "flash";
     this.attention = flash ? "flash" : "matrix";
+    const fuseGelu = options.fuseGelu ?? geluFusion.value;
+    this.fuseGelu = fuseGelu;
     const attChunks = flash ? [] : splitRanges(
       B,
       NH * T * T * 4,
@@ -492,6 +514,7 @@ export class Graph {
         l,
         residualIn: residualIn(l),
         N,
+        fuseGelu,
         attention: (x) =>
           flash
             ? flashAttentionForward(gpu, {
@@ -578,7 +601,7 @@ export class Graph {
       { name: "dbtc", shape: [B, T, C] },
       { name: "dqkv", shape: [B, T, 3 * C] },
       { name: "dfch", shape: [B, T, 4 * C] },
-      { name: "dfch_gelu", shape: [B, T, 4 * C] },
+      ...(fuseGelu ? [] : [{ name: "dfch_gelu", shape: [B, T, 4 * C] }]),
       // scratch: the matrix's gradient, reused by every chunk; flash: D (rowsum(dout * out))
       flash
         ? { name: "dsum", shape: [B, NH, T] }
@@ -631,8 +654,10 @@ export class Graph {
     for (let l = L - 1; l >= 0; l--) {
       const pre = h(l), x = `${l}.`;
       // residual3 = residual2 + fcproj: dresidual flows to both unchanged
+      // fused: fcproj's input gradient goes through the GELU's backward in the same op
       bwd.push(...matmulBackward(gpu, {
-        dinp: d("dfch_gelu"),
+        dinp: d(fuseGelu ? "dfch" : "dfch_gelu"),
+        geluInput: fuseGelu ? a(`${x}fch`) : undefined,
         dweight: g(`${pre}mlp.c_proj.weight`),
         dbias: g(`${pre}mlp.c_proj.bias`),
         dout: d("dresidual"),
@@ -642,7 +667,11 @@ export class Graph {
         C: 4 * C,
         OC: C,
       }));
-      bwd.push(...geluBackward(gpu, { dinp: d("dfch"), inp: a(`${x}fch`), dout: d("dfch_gelu") }));
+      if (!fuseGelu) {
+        bwd.push(
+          ...geluBackward(gpu, { dinp: d("dfch"), inp: a(`${x}fch`), dout: d("dfch_gelu") }),
+        );
+      }
       bwd.push(...matmulBackward(gpu, {
         dinp: d("dbtc"),
         dweight: g(`${pre}mlp.c_fc.weight`),

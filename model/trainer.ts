@@ -73,6 +73,8 @@ export interface TrainerOptions {
   maxBindingBytes?: number;
   /** Attention's kept state: the probabilities or (`"flash"`) recomputation; see GraphOptions. */
   attention?: AttentionMode;
+  /** The MLP's GELU inside its products; see GraphOptions. */
+  fuseGelu?: boolean;
 }
 
 /** Trains a Gpt: owns its optimizer state and a training graph. */
@@ -116,6 +118,7 @@ export class Trainer {
       training: true,
       maxBindingBytes: options.maxBindingBytes,
       attention: options.attention,
+      fuseGelu: options.fuseGelu,
     });
     this.m = gpt.tableLikeParams("adam.m");
     this.v = gpt.tableLikeParams("adam.v");

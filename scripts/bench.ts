@@ -41,6 +41,12 @@ export const GEMM_FLAG = {
     "wide:nopf:bk8, see scripts/bench_gemm.ts), tiled (64x64) or default",
 };
 
+/** The `--fuse-gelu` flag of the benchmark and the profiler (see `GraphOptions.fuseGelu`). */
+export const FUSE_GELU_FLAG = {
+  default: false,
+  help: "Run the MLP's GELU inside its matrix products (forward and input gradient)",
+};
+
 /** Makes `spec` (a `--gemm` value) the GPU matrix-product kernel; throws a UsageError if unknown. */
 export function useGemm(spec: string): void {
   if (spec === "default") return;
@@ -95,6 +101,7 @@ function flagsFor(gpt2: boolean) {
     },
     gemm: GEMM_FLAG,
     attention: ATTENTION_FLAG,
+    "fuse-gelu": FUSE_GELU_FLAG,
     python: {
       default: "",
       help: "Python with torch for the peer (default: /usr/bin/python3, then python3)",
@@ -217,7 +224,12 @@ if (import.meta.main) {
         }),
       );
 
-      const trainer = new Trainer(gpt, { B, T, attention: f.attention as AttentionMode });
+      const trainer = new Trainer(gpt, {
+        B,
+        T,
+        attention: f.attention as AttentionMode,
+        fuseGelu: f["fuse-gelu"],
+      });
       await trainer.ready();
       // The loss check: 10 steps, each loss read back (these are the warm-up as well).
       const losses: number[] = [];
@@ -343,6 +355,7 @@ if (import.meta.main) {
         backend: gpu.backend,
         gemm: gpu.isCpu ? "cpu" : f.gemm === "default" ? gpuVariant.value : f.gemm,
         attention: f.attention,
+        gelu: f["fuse-gelu"] ? "fused" : "separate",
         // what the adapter offers and what the device got (subgroups: lavapipe grants them unlisted)
         adapter_features: [...gpu.adapter.features].sort(),
         device_features: [...gpu.device.features].sort(),
@@ -371,7 +384,7 @@ if (import.meta.main) {
       );
       console.log(
         `adapter  ${gpu.name} (${gpu.backend})${gpu.isCpu ? "" : `, gemm ${result.gemm}`}, ` +
-          `${f.attention} attention`,
+          `${f.attention} attention${f["fuse-gelu"] ? ", GELU fused into the products" : ""}`,
       );
       console.log(
         `features ${result.device_features.join(", ") || "none"} (subgroups of ` +

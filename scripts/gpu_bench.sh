@@ -7,7 +7,8 @@
 #   3. `deno task bench` on GPT-2 124M (batch 8 x context 1024) against PyTorch on the same GPU
 #      (float32 with TF32 off, and bfloat16 autocast for context), with the default kernels, and
 #      ours alone with the fastest variant of step 2 if that is not the default, and ours alone
-#      with flash attention (no T x T matrices: less memory; 0.55x the default's speed on an H100);
+#      with flash attention (no T x T matrices: less memory; 0.55x the default's speed on an H100),
+#      and ours alone with the GELU fused into the products (its speed decides the GPUs' default);
 #   4. where the time of a GPT-2 124M step goes (scripts/profile.ts, GPU timestamps per op);
 #   5. `deno task bench` on the small config;
 #   6. the kernel tests and the PyTorch-reference model tests, on the GPU's own kernel variants
@@ -96,6 +97,9 @@ fi
 step "bench: GPT-2 124M, flash attention (ours only)"
 run 100 bench_gpt2_flash.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --attention flash \
   --peers none
+step "bench: GPT-2 124M, GELU fused into the products (ours only)"
+run 100 bench_gpt2_gelu.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --fuse-gelu \
+  --peers none
 step "where the time of a GPT-2 124M step goes"
 run 120 profile.log deno run -A scripts/profile.ts "${profile[@]}"
 step "bench: small config"
@@ -108,7 +112,7 @@ step "summary"
 "$py" - "$out" <<'EOF'
 import json, os, sys
 out = sys.argv[1]
-for name in ("bench_gpt2", "bench_gpt2_best", "bench_gpt2_flash", "bench_small"):
+for name in ("bench_gpt2", "bench_gpt2_best", "bench_gpt2_flash", "bench_gpt2_gelu", "bench_small"):
     path = os.path.join(out, name + ".json")
     text = open(path).read() if os.path.exists(path) else ""
     lines = [line for line in text.splitlines() if line.startswith("{")]
@@ -119,7 +123,7 @@ for name in ("bench_gpt2", "bench_gpt2_best", "bench_gpt2_flash", "bench_small")
     c = r["config"]
     mem = sum(r["memory_bytes"].values()) / 2**30
     print(f"{name}: {c['layers']}x{c['width']}, V {c['vocabSize']}, T {c['context']}, B {c['batch']}, "
-          f"gemm {r['gemm']}, {r.get('attention', 'matrix')} attention: ours {r['ours_tokens_per_s']} tok/s, {r['ours_gflops']} GFLOP/s, "
+          f"gemm {r['gemm']}, {r.get('attention', 'matrix')} attention, GELU {r.get('gelu', 'separate')}: ours {r['ours_tokens_per_s']} tok/s, {r['ours_gflops']} GFLOP/s, "
           f"{r['dispatches_per_step']} dispatches, memory {mem:.2f} GiB")
     for p in r["peers"]:
         print(f"   {p['name']}: {p['tokens_per_s']} tok/s, ours/peer {p['ratio']}, "

@@ -17,7 +17,7 @@ import { cpuSeconds } from "../gpu/testing.ts";
 import { type AttentionMode, Gpt } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { parseFlags, runMain } from "../stages/_cli.ts";
-import { BENCH_MODEL_FLAGS, GEMM_FLAG, useGemm } from "./bench.ts";
+import { BENCH_MODEL_FLAGS, FUSE_GELU_FLAG, GEMM_FLAG, useGemm } from "./bench.ts";
 import { ATTENTION_FLAG } from "../stages/_loop.ts";
 
 const FLAGS = {
@@ -25,6 +25,7 @@ const FLAGS = {
   repeat: { default: 3, help: "Times each op runs", min: 1, int: true },
   gemm: GEMM_FLAG,
   attention: ATTENTION_FLAG,
+  "fuse-gelu": FUSE_GELU_FLAG,
 };
 
 if (import.meta.main) {
@@ -43,6 +44,7 @@ if (import.meta.main) {
       B: f.batch,
       T: f.context,
       attention: f.attention as AttentionMode,
+      fuseGelu: f["fuse-gelu"],
     });
     await trainer.ready();
     const g = trainer.graph;

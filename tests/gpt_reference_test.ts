@@ -45,8 +45,8 @@ const hyper = {
 
 /**
  * Each check runs with the kernels this adapter picks, again with the other adapter class's
- * variants (on a CPU adapter: the GPU kernels, tiled products and attention through them), and
- * with flash attention.
+ * variants (on a CPU adapter: the GPU kernels, tiled products and attention through them), with
+ * flash attention, and with the GELU fused into the GPU kernels' products.
  */
 const gpus = async () => {
   const gpu = await getGpu();
@@ -54,6 +54,8 @@ const gpus = async () => {
     { kernels: gpu.isCpu ? "CPU kernels" : "GPU kernels", gpu },
     { kernels: gpu.isCpu ? "GPU kernels" : "CPU kernels", gpu: { ...gpu, isCpu: !gpu.isCpu } },
     { kernels: "flash attention", gpu, attention: "flash" as const },
+    // the GELU inside the products, with the GPU kernels (the wide product's epilogue)
+    { kernels: "fused GELU", gpu: { ...gpu, isCpu: false }, fuseGelu: true },
   ];
 };
 
@@ -62,10 +64,11 @@ function relErr(a: number, b: number): number {
 }
 
 Deno.test("logits and loss match PyTorch", async () => {
-  for (const { kernels, gpu, attention } of await gpus()) {
+  for (const { kernels, gpu, attention, fuseGelu } of await gpus()) {
     const gpt = Gpt.create(gpu, config, { values: params });
-    const ev = new Evaluator(gpt, { B, T, attention });
+    const ev = new Evaluator(gpt, { B, T, attention, fuseGelu });
     assert(ev.graph.attention === (attention ?? "matrix"), `${kernels}: ${ev.graph.attention}`);
+    assert(ev.graph.fuseGelu === !!fuseGelu, `${kernels}: fused GELU ${ev.graph.fuseGelu}`);
     const loss = await ev.loss(inputs, targets);
     const logits = await readTensor(gpu, ev.graph.acts.get("logits"));
     const err = relativeL2(logits, tensor("logits"));
@@ -78,8 +81,8 @@ Deno.test("logits and loss match PyTorch", async () => {
 });
 
 async function checkGradients(weights: Float32Array | undefined, prefix: string, lossName: string) {
-  for (const { kernels, gpu, attention } of await gpus()) {
-    await checkGradientsOn(gpu, kernels, weights, prefix, lossName, attention);
+  for (const { kernels, gpu, attention, fuseGelu } of await gpus()) {
+    await checkGradientsOn(gpu, kernels, weights, prefix, lossName, { attention, fuseGelu });
   }
 }
 
@@ -89,10 +92,10 @@ async function checkGradientsOn(
   weights: Float32Array | undefined,
   prefix: string,
   lossName: string,
-  attention?: AttentionMode,
+  graph: { attention?: AttentionMode; fuseGelu?: boolean },
 ) {
   const gpt = Gpt.create(gpu, config, { values: params });
-  const trainer = new Trainer(gpt, { B, T, attention });
+  const trainer = new Trainer(gpt, { B, T, ...graph });
   await trainer.ready();
   const stats = await trainer.submit([{ inputs, targets, weights }], { ...hyper, lr: 0 });
   const lossErr = relErr(stats.loss, tensor(lossName)[0]);
@@ -118,12 +121,18 @@ Deno.test("gradients of a weighted (masked) loss match PyTorch", async () => {
 });
 
 Deno.test("losses of 10 AdamW steps match PyTorch", async () => {
-  for (const { kernels, gpu, attention } of await gpus()) await checkSteps(gpu, kernels, attention);
+  for (const { kernels, gpu, attention, fuseGelu } of await gpus()) {
+    await checkSteps(gpu, kernels, { attention, fuseGelu });
+  }
 });
 
-async function checkSteps(gpu: Gpu, kernels: string, attention?: AttentionMode) {
+async function checkSteps(
+  gpu: Gpu,
+  kernels: string,
+  graph: { attention?: AttentionMode; fuseGelu?: boolean },
+) {
   const gpt = Gpt.create(gpu, config, { values: params });
-  const trainer = new Trainer(gpt, { B, T, attention });
+  const trainer = new Trainer(gpt, { B, T, ...graph });
   await trainer.ready();
   const want = tensor("losses");
   const got: number[] = [];
