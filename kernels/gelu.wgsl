@@ -45,8 +45,7 @@ fn gelu_forward4(@builtin(global_invocation_id) gid: vec3<u32>,
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= p.N / 4u) { return; }
   let x = inp4[i];
-  let u = GELU_SQRT_2_OVER_PI * (x + GELU_CUBE * x * x * x);
-  out4[i] = 0.5 * x * (1.0 + tanh(u));
+  out4[i] = vec4(gelu_value(x.x), gelu_value(x.y), gelu_value(x.z), gelu_value(x.w));
 }
 
 @group(0) @binding(0) var<storage, read_write> dinp4: array<vec4<f32>>;
@@ -59,10 +58,6 @@ fn gelu_backward4(@builtin(global_invocation_id) gid: vec3<u32>,
   let i = gid.x + gid.y * nwg.x * WG;
   if (i >= pb.N / 4u) { return; }
   let x = inp_b4[i];
-  let u = GELU_SQRT_2_OVER_PI * (x + GELU_CUBE * x * x * x);
-  let t = tanh(u);
-  let sech2 = 1.0 - t * t;
-  let grad = 0.5 * (1.0 + t) +
-    0.5 * x * sech2 * GELU_SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_CUBE * x * x);
-  dinp4[i] = grad * dout4[i];
+  let slope = vec4(gelu_slope(x.x), gelu_slope(x.y), gelu_slope(x.z), gelu_slope(x.w));
+  dinp4[i] = slope * dout4[i];
 }
