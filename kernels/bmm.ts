@@ -6,8 +6,7 @@
  *
  * @module
  */
-import type { Gpu } from "../gpu/device.ts";
-import { createUniform } from "../gpu/device.ts";
+import { createUniform, type Gpu, GpuError } from "../gpu/device.ts";
 import {
   type BindingKind,
   createTensor,
@@ -22,6 +21,8 @@ import geluMath from "./gelu_math.wgsl" with { type: "text" };
 import bmmCode from "./bmm.wgsl" with { type: "text" };
 
 const code = geluMath + bmmCode;
+/** The same kernels with f16 tiles (the `f16` setting): the tile type is compiled in. */
+const codeF16 = "enable f16;\n" + code.replace("alias Tile = f32;", "alias Tile = f16;");
 
 /** Rows of C per workgroup, as in the WGSL (columns: 128, or 64 for narrow products). */
 export const BMM_BLOCK = 128;
@@ -45,7 +46,13 @@ export const bmmTuning: {
    * (0: never split).
    */
   split: number;
-} = { prefetch: true, narrow: 64, tileK: 0, split: 512 };
+  /**
+   * Element type of the workgroup-memory tiles. `"f16"` (devices with `shader-f16`) is an
+   * experiment for `scripts/bench_gemm.ts`: half the tile traffic, operands rounded to half
+   * precision (a relative error of about 1e-3), sums in f32, no loss scaling. Not for training.
+   */
+  tile: "f32" | "f16";
+} = { prefetch: true, narrow: 64, tileK: 0, split: 512, tile: "f32" };
 
 /** Named settings of {@linkcode bmmTuning}, for benchmark flags (`wide:nopf:bk8`). */
 export const BMM_SETTINGS: Readonly<Record<string, Partial<typeof bmmTuning>>> = {
@@ -55,7 +62,20 @@ export const BMM_SETTINGS: Readonly<Record<string, Partial<typeof bmmTuning>>> =
   nosplit: { split: 0 },
   cols128: { narrow: 0 },
   cols64: { narrow: 1024 },
+  f16: { tile: "f16" },
 };
+
+/** The WGSL for these settings; f16 tiles need the device's `shader-f16`. */
+function codeFor(gpu: Gpu, tuning: typeof bmmTuning, label: string): string {
+  if (tuning.tile === "f32") return code;
+  if (!gpu.hasF16) {
+    throw new GpuError(
+      `${label}: f16 tiles need the shader-f16 feature, which ${gpu.name} (${gpu.backend}) lacks: ` +
+        `leave out the f16 setting`,
+    );
+  }
+  return codeF16;
+}
 
 function tileK(gpu: Gpu, tuning: typeof bmmTuning): number {
   // the OpenGL backend's shader compiler (llvmpipe's) takes minutes over the k = 16 tiles
@@ -287,7 +307,7 @@ export function bmm(gpu: Gpu, args: BmmArgs): Op {
   const cols = blockCols(N, tuning);
   const { EPILOGUE, aux } = epilogueOf(gpu, args.gelu);
   const kernel = getKernel(gpu, {
-    code,
+    code: codeFor(gpu, tuning, label),
     entryPoint: "bmm",
     bindings: BINDINGS,
     constants: {

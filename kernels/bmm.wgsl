@@ -76,8 +76,12 @@ const BM: u32 = 128u;
 // Rows of the tiles are ROW = 33 vec4s apart (one of padding), so that the invocations that
 // store 4 k values of neighbouring rows hit different memory banks.
 const ROW: u32 = 33u;
-var<workgroup> tile_a: array<vec4<f32>, BK * ROW>; // [kk * ROW + m / 4][m % 4]: BK x BM values
-var<workgroup> tile_b: array<vec4<f32>, BK * ROW>; // [kk * ROW + n / 4][n % 4]: BK x BN values
+// Element type of the tiles: f32, or f16 where the launcher compiles the `f16` setting (an
+// experiment for measuring the products with half the workgroup-memory traffic: the operands are
+// rounded to half precision in the tiles, the sums stay f32).
+alias Tile = f32;
+var<workgroup> tile_a: array<vec4<Tile>, BK * ROW>; // [kk * ROW + m / 4][m % 4]: BK x BM values
+var<workgroup> tile_b: array<vec4<Tile>, BK * ROW>; // [kk * ROW + n / 4][n % 4]: BK x BN values
 
 fn bn() -> u32 {
   return select(64u, 128u, WIDE_N);
@@ -116,12 +120,12 @@ fn store_a(e: u32, v: vec4<f32>) {
     let kk = (e % (BK / 4u)) * 4u;
     let i = kk * ROW + mm / 4u;
     let j = mm % 4u;
-    tile_a[i][j] = v.x;
-    tile_a[i + ROW][j] = v.y;
-    tile_a[i + 2u * ROW][j] = v.z;
-    tile_a[i + 3u * ROW][j] = v.w;
+    tile_a[i][j] = Tile(v.x);
+    tile_a[i + ROW][j] = Tile(v.y);
+    tile_a[i + 2u * ROW][j] = Tile(v.z);
+    tile_a[i + 3u * ROW][j] = Tile(v.w);
   } else {
-    tile_a[(e / (BM / 4u)) * ROW + e % (BM / 4u)] = v;
+    tile_a[(e / (BM / 4u)) * ROW + e % (BM / 4u)] = vec4<Tile>(v);
   }
 }
 
@@ -160,16 +164,16 @@ fn store_b(e: u32, v: vec4<f32>) {
     return;
   }
   if (B_ALONG_N) {
-    tile_b[(e / (bn() / 4u)) * ROW + e % (bn() / 4u)] = v;
+    tile_b[(e / (bn() / 4u)) * ROW + e % (bn() / 4u)] = vec4<Tile>(v);
   } else {
     let nn = e / (BK / 4u);
     let kk = (e % (BK / 4u)) * 4u;
     let i = kk * ROW + nn / 4u;
     let j = nn % 4u;
-    tile_b[i][j] = v.x;
-    tile_b[i + ROW][j] = v.y;
-    tile_b[i + 2u * ROW][j] = v.z;
-    tile_b[i + 3u * ROW][j] = v.w;
+    tile_b[i][j] = Tile(v.x);
+    tile_b[i + ROW][j] = Tile(v.y);
+    tile_b[i + 2u * ROW][j] = Tile(v.z);
+    tile_b[i + 3u * ROW][j] = Tile(v.w);
   }
 }
 
@@ -288,9 +292,9 @@ fn bmm(@builtin(workgroup_id) wid: vec3<u32>,
       }
     }
     for (var kk = 0u; kk < BK; kk++) {
-      let x0 = tile_a[kk * ROW + lid.y]; // rows 4 ly .. 4 ly + 3
-      let x1 = tile_a[kk * ROW + 16u + lid.y]; // rows 64 + 4 ly ..
-      let y0 = tile_b[kk * ROW + lid.x]; // columns 4 lx .. 4 lx + 3
+      let x0 = vec4<f32>(tile_a[kk * ROW + lid.y]); // rows 4 ly .. 4 ly + 3
+      let x1 = vec4<f32>(tile_a[kk * ROW + 16u + lid.y]); // rows 64 + 4 ly ..
+      let y0 = vec4<f32>(tile_b[kk * ROW + lid.x]); // columns 4 lx .. 4 lx + 3
       r0_0 = fma(vec4<f32>(x0.x), y0, r0_0);
       r1_0 = fma(vec4<f32>(x0.y), y0, r1_0);
       r2_0 = fma(vec4<f32>(x0.z), y0, r2_0);
@@ -300,7 +304,7 @@ fn bmm(@builtin(workgroup_id) wid: vec3<u32>,
       r6_0 = fma(vec4<f32>(x1.z), y0, r6_0);
       r7_0 = fma(vec4<f32>(x1.w), y0, r7_0);
       if (WIDE_N) {
-        let y1 = tile_b[kk * ROW + 16u + lid.x]; // columns 64 + 4 lx ..
+        let y1 = vec4<f32>(tile_b[kk * ROW + 16u + lid.x]); // columns 64 + 4 lx ..
         r0_1 = fma(vec4<f32>(x0.x), y1, r0_1);
         r1_1 = fma(vec4<f32>(x0.y), y1, r1_1);
         r2_1 = fma(vec4<f32>(x0.z), y1, r2_1);

@@ -2,7 +2,7 @@ import { getGpu } from "../gpu/device.ts";
 import { createTensor } from "../gpu/kernel.ts";
 import { assertClose, readTensor, runOps } from "../gpu/testing.ts";
 import { Rng } from "../data/rng.ts";
-import { assertEquals } from "../tests/_assert.ts";
+import { assertEquals, assertRejects } from "../tests/_assert.ts";
 import { bmm, type BmmArgs, bmmOps, parseKernelSpec, type Strided } from "./bmm.ts";
 
 /** CPU reference of the strided batched product, in float64, on host copies of the operands. */
@@ -39,7 +39,12 @@ async function check(
   shape: Omit<BmmArgs, "a" | "b" | "c" | "bias"> & { bias?: boolean },
   layout: { a: Omit<Strided, "tensor">; b: Omit<Strided, "tensor">; c: Omit<Strided, "tensor"> },
   sizes: { a: number; b: number; c: number },
-  mask?: { a?: (m: number, k: number) => boolean; compare?: (m: number, n: number) => boolean },
+  mask?: {
+    a?: (m: number, k: number) => boolean;
+    compare?: (m: number, n: number) => boolean;
+    /** The reference rounds A and B to half precision first (the f16 tiles). */
+    halfOperands?: boolean;
+  },
 ): Promise<void> {
   const gpu = await getGpu();
   const ha = rng.normalArray(sizes.a), hb = rng.normalArray(sizes.b), hc = rng.normalArray(sizes.c);
@@ -65,7 +70,8 @@ async function check(
   };
   await runOps(gpu, bmmOps(gpu, args));
   const got = await readTensor(gpu, c);
-  const want = reference(args, { a: ha, b: hb, c: hc, bias: hbias });
+  const half = (x: Float32Array) => mask?.halfOperands ? x.map(Math.f16round) : x;
+  const want = reference(args, { a: half(ha), b: half(hb), c: hc, bias: hbias });
   if (mask?.compare) {
     for (let m = 0; m < shape.M; m++) {
       for (let n = 0; n < shape.N; n++) {
@@ -139,6 +145,24 @@ Deno.test("bmm: every tuning (prefetch, 64- or 128-column blocks) gives the same
       }
     }
   }
+});
+
+Deno.test("bmm: f16 tiles round the operands to half precision and sum in f32", async () => {
+  const gpu = await getGpu();
+  const rng = new Rng(13);
+  const M = 140, N = 75, K = 37;
+  const layout = { a: { row: K, col: 1 }, b: { row: 1, col: K }, c: { row: N, col: 1 } };
+  const sizes = { a: M * K, b: K * N, c: M * N };
+  const shape = { M, N, K, bias: true, tuning: { tile: "f16" as const } };
+  if (!gpu.hasF16) {
+    // refused, naming the feature (the OpenGL adapter has no shader-f16)
+    await assertRejects(() => check(rng, shape, layout, sizes), /shader-f16/);
+    return;
+  }
+  // against the reference on rounded operands: only the f32 sums differ
+  await check(rng, shape, layout, sizes, { halfOperands: true });
+  // and the rounding is really there: the exact operands' products differ by more
+  await assertRejects(() => check(rng, shape, layout, sizes), /C/);
 });
 
 Deno.test("bmm: a product split over k sums its slices into C", async () => {

@@ -8,7 +8,8 @@
  *
  * A variant is a {@linkcode MatmulVariant}; `wide` takes settings of {@linkcode bmmTuning} after
  * colons: `nopf` (no prefetch), `bk8`, `bk16` (k steps of 8 or 16), `nosplit` (no split over
- * k), `cols128` (128-column blocks even for N <= 64), `cols64` (64-column blocks up to N = 1024).
+ * k), `cols128` (128-column blocks even for N <= 64), `cols64` (64-column blocks up to N = 1024),
+ * `f16` (f16 tiles: an experiment, operands rounded to half precision; needs `shader-f16`).
  * `--probe` first reports the rate of a kernel of fmas alone and of bmm's inner loop on operands already in
  * workgroup memory: the ceilings of this toolchain.
  *
@@ -72,6 +73,23 @@ function withVariant(spec: string, build: (variant: MatmulVariant) => Op[]): Op[
     return build(variant);
   } finally {
     Object.assign(bmmTuning, saved);
+  }
+}
+
+/** Why `spec` cannot run one small product on this device, or undefined if it can. */
+async function buildError(
+  gpu: Awaited<ReturnType<typeof getGpu>>,
+  spec: string,
+): Promise<string | undefined> {
+  const t = createTensor(gpu, [64], "probe.gemm");
+  try {
+    withVariant(spec, (v) => gemmPasses(gpu, { c: t, a: t, b: t, M: 8, N: 8, K: 8, variant: v }));
+    await assertNoGpuErrors();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  } finally {
+    t.buffer.destroy();
   }
 }
 
@@ -145,10 +163,22 @@ async function timeOps(
 if (import.meta.main) {
   await runMain(async () => {
     const f = parseFlags(Deno.args, FLAGS, "Usage: deno run -A scripts/bench_gemm.ts [options]");
-    const variants = f.variants.split(",").map((s) => s.trim());
-    for (const v of variants) parseVariant(v); // bad names fail before any GPU work
+    const asked = f.variants.split(",").map((s) => s.trim());
+    for (const v of asked) parseVariant(v); // bad names fail before any GPU work
     const gpu = await getGpu();
     const N = f.rows, C = f.width, V = f.vocab;
+    console.log(`adapter ${gpu.name} (${gpu.backend}); rows ${N}, width ${C}, vocab ${V}`);
+    // A variant this device cannot build (f16 tiles without shader-f16, a shader its compiler
+    // rejects) is left out with its reason, so that the others are still timed.
+    const variants: string[] = [];
+    for (const v of asked) {
+      const reason = await buildError(gpu, v);
+      if (reason) console.log(`variant ${v}: left out (${reason})`);
+      else variants.push(v);
+    }
+    if (variants.length === 0) {
+      throw new UsageError("--variants: none of them builds on this adapter (see the lines above)");
+    }
     // The products of one linear layer: forward (x W^T), input gradient (dy W), weight gradient
     // (dy^T x), for the four shapes of a block and the LM head.
     const layers: [string, number, number][] = [
@@ -158,7 +188,6 @@ if (import.meta.main) {
       ["fc proj", 4 * C, C],
       ["lm head", C, V],
     ];
-    console.log(`adapter ${gpu.name} (${gpu.backend}); rows ${N}, width ${C}, vocab ${V}`);
     if (f.probe) await probe(gpu, f.peak);
     console.log(
       `${"product".padEnd(26)} ${variants.map((v) => `${v} GFLOP/s`.padStart(16)).join(" ")}${

@@ -3,12 +3,14 @@
 # with CUDA and no network:
 #   1. the adapter, its limits and features;
 #   2. matrix-product GFLOP/s on the GPT-2 124M shapes, as a fraction of the float32 peak, for
-#      each kernel variant and setting, after the fma and inner-loop ceilings of the toolchain;
+#      each kernel variant and setting (f16 tiles among them: does mixed precision pay here?),
+#      after the fma and inner-loop ceilings of the toolchain;
 #   3. `deno task bench` on GPT-2 124M (batch 8 x context 1024) against PyTorch on the same GPU
 #      (float32 with TF32 off, and bfloat16 autocast for context), with the default kernels, and
 #      ours alone with the fastest variant of step 2 if that is not the default, and ours alone
 #      with flash attention (no T x T matrices: less memory; 0.55x the default's speed on an H100),
-#      and ours alone with the GELU fused into the products (its speed decides the GPUs' default);
+#      ours alone with f16 tiles in the products, and ours alone with the GELU fused into the
+#      products (its speed decides the GPUs' default);
 #   4. where the time of a GPT-2 124M step goes (scripts/profile.ts, GPU timestamps per op);
 #   5. `deno task bench` on the small config;
 #   6. the kernel tests and the PyTorch-reference model tests, on the GPU's own kernel variants
@@ -69,7 +71,7 @@ fi
 
 step "matrix products, GPT-2 124M shapes"
 run 150 gemm.log deno run -A scripts/bench_gemm.ts "${gemm_sizes[@]}" --peak "$peak" --seconds 0.1 \
-  --rounds 2 --probe --variants "${VARIANTS:-wide,wide:nopf,wide:bk8,wide:nosplit,wide:cols64}"
+  --rounds 2 --probe --variants "${VARIANTS:-wide,wide:f16,wide:nopf,wide:bk8,wide:nosplit,wide:cols64}"
 best=$(sed -n 's/^best //p' "$out/gemm.log" | tail -n 1)
 best=${best:-default}
 echo "gpu_bench: the fastest kernel over these products: $best" | tee -a "$out/gemm.log"
@@ -89,13 +91,16 @@ EOF
 
 step "bench: GPT-2 124M, default kernels"
 run 200 bench_gpt2.json deno run -A scripts/bench.ts "${gpt2[@]}" --json
-if [ "$best" != wide ] && [ "$best" != default ]; then
+if [ "$best" != wide ] && [ "$best" != default ] && [ "$best" != wide:f16 ]; then
   step "bench: GPT-2 124M, $best (ours only)"
   run 100 bench_gpt2_best.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --gemm "$best" \
     --peers none
 fi
 step "bench: GPT-2 124M, flash attention (ours only)"
 run 100 bench_gpt2_flash.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --attention flash \
+  --peers none
+step "bench: GPT-2 124M, f16 tiles in the products (ours only; an experiment: no loss scaling)"
+run 100 bench_gpt2_f16.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --gemm wide:f16 \
   --peers none
 step "bench: GPT-2 124M, GELU fused into the products (ours only)"
 run 100 bench_gpt2_gelu.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --fuse-gelu \
@@ -112,7 +117,8 @@ step "summary"
 "$py" - "$out" <<'EOF'
 import json, os, sys
 out = sys.argv[1]
-for name in ("bench_gpt2", "bench_gpt2_best", "bench_gpt2_flash", "bench_gpt2_gelu", "bench_small"):
+for name in ("bench_gpt2", "bench_gpt2_best", "bench_gpt2_flash", "bench_gpt2_gelu", "bench_gpt2_f16",
+             "bench_small"):
     path = os.path.join(out, name + ".json")
     text = open(path).read() if os.path.exists(path) else ""
     lines = [line for line in text.splitlines() if line.startswith("{")]
