@@ -279,7 +279,7 @@ function checkArgs(gpu: Gpu, args: BmmArgs): void {
   if (bias && bias.length < N) throw new RangeError(`${label}: bias holds fewer than ${N} values`);
   if (args.gelu) {
     if (args.accumulate) throw new RangeError(`${label}: a fused GELU cannot accumulate into C`);
-    const aux = "out" in args.gelu ? args.gelu.out : args.gelu.pre;
+    const { aux } = epilogueOf(gpu, args.gelu);
     const n = extent(c, M, N, ZO, ZI);
     if (n > aux.length) {
       throw new RangeError(

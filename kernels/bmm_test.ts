@@ -294,6 +294,23 @@ Deno.test("bmm: refuses operands that are too small", async () => {
     message = (e as Error).message;
   }
   assertEquals(message, "bmm: C (tinyC) reaches element 15, but holds 15");
+  // A fused GELU's tensor is addressed like C, and the GELU does not accumulate.
+  const product = {
+    M: 3,
+    N: 3,
+    K: 3,
+    a: { tensor: t, ...dense },
+    b: { tensor: t, ...dense },
+    c: { tensor: t, ...dense },
+  };
+  await assertRejects(
+    () => bmm(gpu, { ...product, gelu: { out: small } }),
+    /^bmm: the GELU's tensor small holds 8 values, needs 9 \(as C\)$/,
+  );
+  await assertRejects(
+    () => bmm(gpu, { ...product, gelu: { pre: t }, accumulate: true }),
+    /^bmm: a fused GELU cannot accumulate into C$/,
+  );
   for (const z of [t, small, x, tinyC]) z.buffer.destroy();
 });
 

@@ -208,7 +208,7 @@ export function gemmPasses(gpu: Gpu, args: GemmArgs): Op[] {
   if (bias) need(label, bias, "bias", N);
   if (args.gelu) {
     if (args.accumulate) throw new RangeError(`${label}: a fused GELU cannot accumulate into C`);
-    need(label, "out" in args.gelu ? args.gelu.out : args.gelu.pre, "the GELU's tensor", M * N);
+    need(label, epilogueOf(gpu, args.gelu).aux, "the GELU's tensor", M * N);
   }
   const variant = args.variant ?? defaultVariant(gpu);
   if (variant === "wide") {
