@@ -249,24 +249,18 @@ Deno.test("bmm: refuses operands that are too small", async () => {
   const t = createTensor(gpu, [9], "t");
   const small = createTensor(gpu, [8], "small");
   const dense = { row: 3, col: 1 };
-  bmm(gpu, {
+  const product = {
     M: 3,
     N: 3,
     K: 3,
     a: { tensor: t, ...dense },
     b: { tensor: t, ...dense },
     c: { tensor: t, ...dense },
-  });
+  };
+  bmm(gpu, product);
   let message = "";
   try {
-    bmm(gpu, {
-      M: 3,
-      N: 3,
-      K: 3,
-      a: { tensor: small, ...dense },
-      b: { tensor: t, ...dense },
-      c: { tensor: t, ...dense },
-    });
+    bmm(gpu, { ...product, a: { tensor: small, ...dense } });
   } catch (e) {
     message = (e as Error).message;
   }
@@ -295,14 +289,6 @@ Deno.test("bmm: refuses operands that are too small", async () => {
   }
   assertEquals(message, "bmm: C (tinyC) reaches element 15, but holds 15");
   // A fused GELU's tensor is addressed like C, and the GELU does not accumulate.
-  const product = {
-    M: 3,
-    N: 3,
-    K: 3,
-    a: { tensor: t, ...dense },
-    b: { tensor: t, ...dense },
-    c: { tensor: t, ...dense },
-  };
   await assertRejects(
     () => bmm(gpu, { ...product, gelu: { out: small } }),
     /^bmm: the GELU's tensor small holds 8 values, needs 9 \(as C\)$/,
