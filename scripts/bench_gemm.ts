@@ -110,7 +110,9 @@ async function probe(gpu: Awaited<ReturnType<typeof getGpu>>, peak: number): Pro
       bindings: ["write"],
       constants: { ITERS },
     });
-    const op = makeOp(gpu, kernel, [out], entryPoint === "fma_peak" ? [groups] : [64, 64]);
+    // lds_*: a 2-D grid of as many workgroups (a 1M-invocation grid takes minutes on a CPU adapter)
+    const side = Math.sqrt(groups);
+    const op = makeOp(gpu, kernel, [out], entryPoint === "fma_peak" ? [groups] : [side, side]);
     const [seconds] = await timeOps(gpu, [[op]], 0.2, 3);
     const rate = groups * 256 * ITERS * flopPerIter / seconds / 1e9;
     console.log(

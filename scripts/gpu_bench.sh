@@ -29,7 +29,11 @@ out=${1:-${OUT:-./gpu-bench-out}}
 mkdir -p "$out"
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 chmod 700 "$XDG_RUNTIME_DIR"
-py=$(command -v python3)
+# the first Python that has torch (the GPU machine's python3; Debian's python3-torch elsewhere)
+py=python3
+for cand in "$(command -v python3)" /usr/bin/python3; do
+  if [ -n "$cand" ] && "$cand" -c "import torch" >/dev/null 2>&1; then py=$cand; break; fi
+done
 peak=${PEAK_TFLOPS:-66.9}
 # QUICK=1: tiny sizes, to try the script itself on a CPU adapter
 if [ "${QUICK:-0}" = 1 ]; then
@@ -37,11 +41,13 @@ if [ "${QUICK:-0}" = 1 ]; then
   gpt2=(--gpt2 --vocab 2048 --layers 1 --context 128 --batch 2 --steps 2 --warmup 0)
   tests=(kernels/bmm_test.ts)
   profile=(--vocab 2048 --layers 1 --heads 12 --width 768 --context 128 --batch 2 --repeat 1)
+  small=(--steps 2 --warmup 0 --rounds 1)
 else
   gemm_sizes=()
   gpt2=(--gpt2 --steps 6 --warmup 1)
   tests=(kernels/ model/trainer_test.ts tests/gpt_reference_test.ts)
   profile=(--vocab 50257 --layers 12 --heads 12 --width 768 --context 1024 --batch 8 --repeat 1)
+  small=(--steps 20)
 fi
 
 step() { echo; echo "=== $1 ($(date +%T))"; }
@@ -108,7 +114,7 @@ run 100 bench_gpt2_gelu.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --
 step "where the time of a GPT-2 124M step goes"
 run 120 profile.log deno run -A scripts/profile.ts "${profile[@]}"
 step "bench: small config"
-run 90 bench_small.json deno run -A scripts/bench.ts --json --steps 20
+run 90 bench_small.json deno run -A scripts/bench.ts --json "${small[@]}"
 
 step "tests on the GPU"
 run 150 tests.log deno test -A --no-check "${tests[@]}"
