@@ -11,7 +11,8 @@
 #      with flash attention (no T x T matrices: less memory; 0.55x the default's speed on an H100),
 #      ours alone with f16 tiles in the products, and ours alone with the GELU fused into the
 #      products (its speed decides the GPUs' default);
-#   4. where the time of a GPT-2 124M step goes (scripts/profile.ts, GPU timestamps per op);
+#   4. where the time of a GPT-2 124M step goes (scripts/profile.ts, GPU timestamps per op), with
+#      the default attention and with flash attention;
 #   5. `deno task bench` on the small config;
 #   6. the kernel tests and the PyTorch-reference model tests, on the GPU's own kernel variants
 #      (last: if time runs out, the measurements are already there).
@@ -23,10 +24,13 @@
 # `export VK_DRIVER_FILES=<the driver's nvidia_icd.json>` before running:
 #     bash scripts/gpu_bench.sh [OUT_DIR]
 # Without them `navigator.gpu.requestAdapter()` returns null and the script stops at step 1.
-# Logs and JSON results go to OUT_DIR (default ./gpu-bench-out); the last lines are a summary.
+# Results go to OUT_DIR (default ./gpu-bench-out) in six files, since a lent GPU machine may return
+# only a few: adapter.txt, gemm.log, bench.jsonl (one JSON result per benchmark, named by "run"),
+# bench.log (the benchmarks' other output), profile.log and tests.log. The last lines are a summary.
 set -uo pipefail
 out=${1:-${OUT:-./gpu-bench-out}}
 mkdir -p "$out"
+work=$(mktemp -d) # each step's own log, before keep() files it in $out
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-$(mktemp -d)}
 chmod 700 "$XDG_RUNTIME_DIR"
 # the first Python that has torch (the GPU machine's python3; Debian's python3-torch elsewhere)
@@ -51,12 +55,22 @@ else
 fi
 
 step() { echo; echo "=== $1 ($(date +%T))"; }
-run() { # run LIMIT LOG CMD...: a step with a time limit; its output is kept in LOG
+run() { # run LIMIT LOG CMD...: a step with a time limit; its output is kept (see keep)
   local limit=$1 log=$2
   shift 2
-  timeout "$limit" "$@" 2>&1 | tee "$out/$log"
+  timeout "$limit" "$@" 2>&1 | tee "$work/$log"
   local rc=${PIPESTATUS[0]}
-  [ "$rc" = 0 ] || echo "gpu_bench: '$*' ended with status $rc (limit ${limit}s)" | tee -a "$out/$log"
+  [ "$rc" = 0 ] || echo "gpu_bench: '$*' ended with status $rc (limit ${limit}s)" | tee -a "$work/$log"
+  keep "$log"
+}
+keep() { # files a step's log in $out as soon as the step ends (a later timeout loses nothing)
+  case "$1" in
+    bench_*.json)
+      grep '^{' "$work/$1" | tail -n 1 | sed "s/^{/{\"run\":\"${1%.json}\",/" >> "$out/bench.jsonl"
+      { echo "=== $1"; grep -v '^{' "$work/$1"; } >> "$out/bench.log" ;;
+    profile*) { echo "=== $1"; cat "$work/$1"; } >> "$out/profile.log" ;;
+    *) cp "$work/$1" "$out/$1" ;;
+  esac
 }
 
 step "adapter"
@@ -113,6 +127,8 @@ run 100 bench_gpt2_gelu.json deno run -A scripts/bench.ts "${gpt2[@]}" --json --
   --peers none
 step "where the time of a GPT-2 124M step goes"
 run 120 profile.log deno run -A scripts/profile.ts "${profile[@]}"
+step "where the time of a GPT-2 124M step goes, flash attention"
+run 90 profile_flash.log deno run -A scripts/profile.ts "${profile[@]}" --attention flash
 step "bench: small config"
 run 90 bench_small.json deno run -A scripts/bench.ts --json "${small[@]}"
 
@@ -122,16 +138,15 @@ run 150 tests.log deno test -A --no-check "${tests[@]}"
 step "summary"
 "$py" - "$out" <<'EOF'
 import json, os, sys
-out = sys.argv[1]
+path = os.path.join(sys.argv[1], "bench.jsonl")
+results = [json.loads(line) for line in open(path)] if os.path.exists(path) else []
+done = {r["run"]: r for r in results}
 for name in ("bench_gpt2", "bench_gpt2_best", "bench_gpt2_flash", "bench_gpt2_gelu", "bench_gpt2_f16",
              "bench_small"):
-    path = os.path.join(out, name + ".json")
-    text = open(path).read() if os.path.exists(path) else ""
-    lines = [line for line in text.splitlines() if line.startswith("{")]
-    if not lines:
+    if name not in done:
         print(f"{name}: no result")
         continue
-    r = json.loads(lines[-1])
+    r = done[name]
     c = r["config"]
     mem = sum(r["memory_bytes"].values()) / 2**30
     print(f"{name}: {c['layers']}x{c['width']}, V {c['vocabSize']}, T {c['context']}, B {c['batch']}, "
