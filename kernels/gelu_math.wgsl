@@ -4,7 +4,9 @@
 // kernels compute the same expressions.
 
 const GELU_SQRT_2_OVER_PI: f32 = 0.7978845608028654;
-const GELU_CUBE: f32 = 0.044715;
+// Untyped (an abstract float), as a literal would be: 3.0 * GELU_CUBE is then exact before its one
+// rounding to f32, and the kernels give the bits they gave before this file existed.
+const GELU_CUBE = 0.044715;
 
 fn gelu_value(x: f32) -> f32 {
   let u = GELU_SQRT_2_OVER_PI * (x + GELU_CUBE * x * x * x);
