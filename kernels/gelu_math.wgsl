@@ -4,8 +4,8 @@
 // kernels compute the same expressions.
 
 const GELU_SQRT_2_OVER_PI: f32 = 0.7978845608028654;
-// Untyped (an abstract float), as a literal would be: 3.0 * GELU_CUBE is then exact before its one
-// rounding to f32, and the kernels give the bits they gave before this file existed.
+// Untyped (an abstract float), as the literal it replaced: 3.0 * GELU_CUBE is then computed in
+// abstract precision and rounded to f32 once, and the kernels give the bits they gave before.
 const GELU_CUBE = 0.044715;
 
 fn gelu_value(x: f32) -> f32 {
