@@ -21,8 +21,13 @@ import {
   params,
   type Tensor,
 } from "../gpu/kernel.ts";
-import source from "./attention.wgsl" with { type: "text" };
-import flashSource from "./attention_flash.wgsl" with { type: "text" };
+import headCode from "./attention_head.wgsl" with { type: "text" };
+import rowsCode from "./attention.wgsl" with { type: "text" };
+import flashCode from "./attention_flash.wgsl" with { type: "text" };
+
+/** The two modules, each behind the head layout they share. */
+const source = headCode + rowsCode;
+const flashSource = headCode + flashCode;
 import { hasSubgroupKernels } from "./matmul.ts";
 import { bmm } from "./bmm.ts";
 import { causalSoftmaxBackward, causalSoftmaxForward } from "./softmax.ts";

@@ -15,32 +15,7 @@
 // diagonal are skipped.
 
 override WG: u32 = 8; // invocations per workgroup; a workgroup covers 2 WG rows or columns
-override HS4: u32 = 16; // head size / 4
-
-const MAX_HS4: u32 = 32u; // head size <= 128
-
-struct Params {
-  T: u32,
-  C4: u32, // C / 4
-  NH: u32,
-  scale: f32, // 1 / sqrt(hs)
-}
-
-// Where one (b, h) head lives, in vec4 units: q of position t at qkv[q0 + t * row3 + i], k at
-// + C4 and v at + 2 C4; out and dout of position t at o0 + t * C4 + i; in floats, the att row of
-// position t at a0 + t * T.
-struct Head {
-  q0: u32,
-  row3: u32,
-  o0: u32,
-  a0: u32,
-}
-
-fn head(pp: Params, b: u32, h: u32) -> Head {
-  let T = pp.T;
-  return Head(b * T * 3u * pp.C4 + h * HS4, 3u * pp.C4, b * T * pp.C4 + h * HS4,
-              (b * pp.NH + h) * T * T);
-}
+// HS4, MAX_HS4, Params and head() (where one head lives): attention_head.wgsl, in front.
 
 @group(0) @binding(0) var<storage, read_write> out: array<vec4<f32>>; // (B, T, C)
 @group(0) @binding(1) var<storage, read_write> att: array<f32>; // (B, NH, T, T)
@@ -62,8 +37,8 @@ fn attention_forward(@builtin(workgroup_id) wid: vec3<u32>,
   let tb = ta + WG;
   let tla = min(ta, T - 1u);
   let tlb = min(tb, T - 1u);
-  let rowa = hd.a0 + tla * T;
-  let rowb = hd.a0 + tlb * T;
+  let rowa = (hd.r0 + tla) * T;
+  let rowb = (hd.r0 + tlb) * T;
 
   var xa: array<vec4<f32>, MAX_HS4>; // q, then the output accumulator
   var xb: array<vec4<f32>, MAX_HS4>;
@@ -242,8 +217,8 @@ fn attention_backward_rows(@builtin(workgroup_id) wid: vec3<u32>,
   let tb = ta + WG;
   let tla = min(ta, T - 1u);
   let tlb = min(tb, T - 1u);
-  let rowa = hd.a0 + tla * T;
-  let rowb = hd.a0 + tlb * T;
+  let rowa = (hd.r0 + tla) * T;
+  let rowb = (hd.r0 + tlb) * T;
 
   var xa: array<vec4<f32>, MAX_HS4>; // dout, then the dq accumulator
   var xb: array<vec4<f32>, MAX_HS4>;
@@ -332,7 +307,7 @@ fn attention_backward_dk(@builtin(workgroup_id) wid: vec3<u32>,
   }
   for (var t = s0; t < T; t++) {
     row_qkv_b(hd.q0 + t * hd.row3, lid.x, &qr);
-    let row = hd.a0 + t * T;
+    let row = (hd.r0 + t) * T;
     let dsa = select(0.0, datt[row + min(sa, t)], sa <= t);
     let dsb = select(0.0, datt[row + min(sb, t)], sb <= t);
     for (var i = 0u; i < HS4; i++) {
@@ -371,7 +346,7 @@ fn attention_backward_dv(@builtin(workgroup_id) wid: vec3<u32>,
   }
   for (var t = s0; t < T; t++) {
     row_dout(hd.o0 + t * C4, lid.x, &gr);
-    let row = hd.a0 + t * T;
+    let row = (hd.r0 + t) * T;
     let pa = select(0.0, att_b[row + min(sa, t)], sa <= t);
     let pb_ = select(0.0, att_b[row + min(sb, t)], sb <= t);
     for (var i = 0u; i < HS4; i++) {

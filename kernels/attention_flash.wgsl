@@ -17,9 +17,8 @@
 //   dS = P * (dP - D);  dq = scale dS k;  dk = scale dS^T q;  dv = P^T dout.
 // flash_backward_rows computes D and dq per query row; flash_backward_cols dk and dv per key row.
 
-override HS4: u32 = 16u; // head size / 4
+// HS4, MAX_HS4, Params and head() (where one head lives): attention_head.wgsl, in front.
 
-const MAX_HS4: u32 = 32u; // head size <= 128
 const BR: u32 = 64u; // rows per workgroup, one per invocation
 const TILE4: u32 = 512u; // vec4s of one tile in workgroup memory (8 KiB)
 const MAX_BC: u32 = 64u; // rows per tile at most
@@ -27,28 +26,6 @@ const MAX_BC: u32 = 64u; // rows per tile at most
 // Rows of one tile: TILE4 / HS4 (32 for a head size of 64), at most MAX_BC.
 fn tile_rows() -> u32 {
   return min(MAX_BC, TILE4 / HS4);
-}
-
-struct Params {
-  T: u32,
-  C4: u32, // C / 4
-  NH: u32,
-  scale: f32, // 1 / sqrt(hs)
-}
-
-// Where one (b, h) head lives: in vec4 units, q of position t at q0 + t * row3 + i, k at + C4, v
-// at + 2 C4, out and dout at o0 + t * C4 + i; in floats, lse and D of position t at r0 + t.
-struct Head {
-  q0: u32,
-  row3: u32,
-  o0: u32,
-  r0: u32,
-}
-
-fn head(pp: Params, b: u32, h: u32) -> Head {
-  let T = pp.T;
-  return Head(b * T * 3u * pp.C4 + h * HS4, 3u * pp.C4, b * T * pp.C4 + h * HS4,
-              (b * pp.NH + h) * T);
 }
 
 const NEG: f32 = -3.0e38; // below any score
