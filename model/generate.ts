@@ -10,7 +10,7 @@
 import { throwUncapturedErrors } from "../gpu/device.ts";
 import { encodeOps } from "../gpu/kernel.ts";
 import { Rng } from "../data/rng.ts";
-import { type AttentionMode, type Gpt, Graph } from "./gpt.ts";
+import { type Gpt, Graph, type GraphOptions } from "./gpt.ts";
 
 /** A prompt followed by its response, as token ids. */
 export interface ResponseSeq {
@@ -70,7 +70,7 @@ export class Evaluator {
 
   constructor(
     gpt: Gpt,
-    shape: { B: number; T: number; attention?: AttentionMode; fuseGelu?: boolean },
+    shape: Pick<GraphOptions, "B" | "T" | "attention" | "fuseGelu">,
   ) {
     this.graph = new Graph(gpt, { ...shape, training: false });
     this.#staging = gpt.gpu.device.createBuffer({

@@ -9,7 +9,7 @@ import { readTensor, relativeL2 } from "../gpu/testing.ts";
 import { decodeSafetensors } from "../model/safetensors.ts";
 import { fromHf } from "../model/checkpoint.ts";
 import type { GptConfig } from "../model/config.ts";
-import { type AttentionMode, Gpt, readTable } from "../model/gpt.ts";
+import { Gpt, type GraphOptions, readTable } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { Evaluator } from "../model/generate.ts";
 
@@ -92,7 +92,7 @@ async function checkGradientsOn(
   weights: Float32Array | undefined,
   prefix: string,
   lossName: string,
-  graph: { attention?: AttentionMode; fuseGelu?: boolean },
+  graph: Pick<GraphOptions, "attention" | "fuseGelu">,
 ) {
   const gpt = Gpt.create(gpu, config, { values: params });
   const trainer = new Trainer(gpt, { B, T, ...graph });
@@ -129,7 +129,7 @@ Deno.test("losses of 10 AdamW steps match PyTorch", async () => {
 async function checkSteps(
   gpu: Gpu,
   kernels: string,
-  graph: { attention?: AttentionMode; fuseGelu?: boolean },
+  graph: Pick<GraphOptions, "attention" | "fuseGelu">,
 ) {
   const gpt = Gpt.create(gpu, config, { values: params });
   const trainer = new Trainer(gpt, { B, T, ...graph });
