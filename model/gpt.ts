@@ -38,7 +38,7 @@ import {
   view,
   vocabPieces,
   vocabRowsOf,
-} from "./_split.ts";
+} from "./split.ts";
 
 /** The four matrices of a block, with their (out, in) shapes. */
 function blockMatrices(c: GptConfig, l: number): TensorSpec[] {

@@ -17,7 +17,7 @@ import { Rng } from "../data/rng.ts";
 import { attentionDecode, embedAt } from "../kernels/kv_cache.ts";
 import { layernormForward } from "../kernels/layernorm.ts";
 import { type AttentionMode, blockForward, type Gpt, Graph, type GraphOptions } from "./gpt.ts";
-import { bindingLimit, lmHeadForward, vocabPieces, vocabRowsOf } from "./_split.ts";
+import { bindingLimit, lmHeadForward, vocabPieces, vocabRowsOf } from "./split.ts";
 import { sampleToken } from "./generate.ts";
 import { type TensorSpec, TensorTable } from "./tensors.ts";
 

@@ -412,7 +412,7 @@ export function randomBatches(c: BenchConfig, count: number, seed: number): Benc
 }
 
 if (import.meta.main) {
-  const { parseFlags, runMain } = await import("../stages/_cli.ts");
+  const { parseFlags, runMain } = await import("../stages/cli.ts");
   const { getGpu } = await import("../gpu/device.ts");
   const { Gpt } = await import("../model/gpt.ts");
   const { Trainer } = await import("../model/trainer.ts");

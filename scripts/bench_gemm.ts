@@ -27,7 +27,7 @@ import { type GemmArgs, gemmPasses, type MatmulVariant } from "../kernels/matmul
 import { BMM_SETTINGS, bmmTuning, parseKernelSpec } from "../kernels/bmm.ts";
 import { getKernel, makeOp } from "../gpu/kernel.ts";
 import probeCode from "./probe.wgsl" with { type: "text" };
-import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
+import { parseFlags, runMain, UsageError } from "../stages/cli.ts";
 
 const FLAGS = {
   rows: { default: 8192, help: "Rows of the activations (batch x context)", min: 1, int: true },

@@ -16,7 +16,7 @@ import { encodeConversation, INSTRUCTION_HEADER, type Turn } from "../data/templ
 import type { Tokenizer } from "../data/tokenizer.ts";
 import { loadModel } from "../model/checkpoint.ts";
 import { Sampler, sampleToken } from "../model/generate.ts";
-import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
+import { parseFlags, runMain, UsageError } from "../stages/cli.ts";
 
 const USAGE = "Usage: deno task chat [--checkpoint DIR] [--prompt TEXT] [options]";
 const FLAGS = {

@@ -12,7 +12,7 @@ import { loadModel } from "../model/checkpoint.ts";
 import type { Gpt } from "../model/gpt.ts";
 import { evaluateStage, STAGE_METRICS, type StageMetrics } from "../model/stage_eval.ts";
 import { DataError } from "../data/errors.ts";
-import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
+import { parseFlags, runMain, UsageError } from "../stages/cli.ts";
 
 const USAGE = "Usage: deno task eval --checkpoint DIR [--prompts FILE] [--json]";
 const FLAGS = {

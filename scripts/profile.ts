@@ -16,7 +16,7 @@ import { encodeOps, type Op } from "../gpu/kernel.ts";
 import { cpuSeconds } from "../gpu/testing.ts";
 import { type AttentionMode, Gpt } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
-import { parseFlags, runMain } from "../stages/_cli.ts";
+import { parseFlags, runMain } from "../stages/cli.ts";
 import { BENCH_MODEL_FLAGS, FUSE_GELU_FLAG, GEMM_FLAG, useGemm } from "./bench.ts";
 import { ATTENTION_FLAG } from "../stages/_loop.ts";
 

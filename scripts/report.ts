@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
+import { parseFlags, runMain, UsageError } from "../stages/cli.ts";
 
 /** One plotted series. */
 export interface Series {

@@ -9,7 +9,7 @@ import { getGpu } from "../gpu/device.ts";
 import { Rng } from "../data/rng.ts";
 import { loadModel } from "../model/checkpoint.ts";
 import { Sampler } from "../model/generate.ts";
-import { parseFlags, runMain, UsageError } from "../stages/_cli.ts";
+import { parseFlags, runMain, UsageError } from "../stages/cli.ts";
 
 const USAGE = "Usage: deno task sample --checkpoint DIR --prompt TEXT [options]";
 const FLAGS = {

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type Schema, UsageError, type Values } from "./_cli.ts";
+import { type Schema, UsageError, type Values } from "./cli.ts";
 import { type GptConfig, PRESETS } from "../model/config.ts";
 import type { Batch, StepHyper, Trainer } from "../model/trainer.ts";
 import {

@@ -29,7 +29,7 @@ import { Gpt, readTable } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { assertNoGpuErrors } from "../gpu/kernel.ts";
 import { Evaluator, Sampler } from "../model/generate.ts";
-import { checkWritable, parseFlags, refuseGzip, runMain, UsageError, type Values } from "./_cli.ts";
+import { checkWritable, parseFlags, refuseGzip, runMain, UsageError, type Values } from "./cli.ts";
 import {
   checkModelSize,
   fmtDuration,

@@ -88,14 +88,7 @@ import {
   whiten,
 } from "../model/ppo.ts";
 import { judgeResponse, scoreResponses, selectPrompts } from "../model/instruct_eval.ts";
-import {
-  checkWritable,
-  parseFlags,
-  runMain,
-  type Schema,
-  UsageError,
-  type Values,
-} from "./_cli.ts";
+import { checkWritable, parseFlags, runMain, type Schema, UsageError, type Values } from "./cli.ts";
 import {
   ATTENTION_FLAG,
   CHECKPOINT_FLAGS,

@@ -55,7 +55,7 @@ import {
   type InstructMetrics,
   selectPrompts,
 } from "../model/instruct_eval.ts";
-import { checkWritable, parseFlags, refuseGzip, runMain, UsageError } from "./_cli.ts";
+import { checkWritable, parseFlags, refuseGzip, runMain, UsageError } from "./cli.ts";
 import {
   fmtDuration,
   MetricsLog,

@@ -10,7 +10,7 @@ import { Rng } from "../data/rng.ts";
 import { Gpt, initialParameters } from "../model/gpt.ts";
 import { Evaluator } from "../model/generate.ts";
 import { Trainer } from "../model/trainer.ts";
-import { bindingLimit } from "../model/_split.ts";
+import { bindingLimit } from "../model/split.ts";
 import type { GptConfig } from "../model/config.ts";
 
 const config: GptConfig = { vocabSize: 50257, context: 16, layers: 1, heads: 12, width: 768 };

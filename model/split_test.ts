@@ -2,7 +2,7 @@ import { assert, assertEquals } from "../tests/_assert.ts";
 import { getGpu } from "../gpu/device.ts";
 import { createTensor } from "../gpu/kernel.ts";
 import { vocabRows } from "../kernels/encoder.ts";
-import { lmHeadBackward, vocabPieces, vocabRowsOf } from "./_split.ts";
+import { lmHeadBackward, vocabPieces, vocabRowsOf } from "./split.ts";
 
 function refusal(run: () => unknown): string {
   try {
