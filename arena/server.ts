@@ -180,7 +180,7 @@ export class Arena {
         case "GET /api/leaderboard":
           return json(this.leaderboard());
         case "POST /api/battle":
-          return await this.#battle(await readJson(req));
+          return await this.#battle(await readJson(req), req.signal);
         case "POST /api/battle/stream":
           return await this.#stream(await readJson(req));
         case "POST /api/vote":
@@ -216,7 +216,7 @@ export class Arena {
       throw new HttpError(403, `requests must name the arena's own host, not "${host}"`);
     }
     const origin = req.headers.get("origin");
-    if (origin !== null && origin !== "null" && new URL(origin).host !== host) {
+    if (origin !== null && URL.parse(origin)?.host !== host) {
       throw new HttpError(403, `requests from ${origin} are refused`);
     }
   }
@@ -332,9 +332,9 @@ export class Arena {
     }
   }
 
-  async #battle(body: Record<string, unknown>): Promise<Response> {
+  async #battle(body: Record<string, unknown>, client: AbortSignal): Promise<Response> {
     const battle = this.#newBattle(body);
-    await this.#generate(battle, () => {}, new AbortController().signal);
+    await this.#generate(battle, () => {}, client);
     const { id, prompt, answers } = battle;
     return json({ id, prompt, a: answers.a!.text, b: answers.b!.text });
   }

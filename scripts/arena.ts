@@ -7,7 +7,8 @@
  *         [--host 127.0.0.1] [--votes FILE]
  *
  * It prints `arena: http://HOST:PORT` once it serves. Ctrl-C (or SIGTERM) stops it: the requests
- * in flight end, every acknowledged vote is on disk, and it exits with code 0.
+ * in flight end, every acknowledged vote is on disk, and it exits with code 0. A second Ctrl-C
+ * quits at once (code 130), still after the votes being written.
  *
  * @module
  */
@@ -98,10 +99,16 @@ export async function arena(args: string[]): Promise<void> {
     );
   }
   console.log(`arena: ${server.url}`);
+  // The first signal stops gracefully; a second one quits at once, once the votes being written
+  // are on disk.
   const stopped = Promise.withResolvers<string>();
-  const signals = ["SIGINT", "SIGTERM"] as const;
-  const listeners = signals.map((s) => {
-    const fn = () => stopped.resolve(s);
+  let stopping = false;
+  const listeners = (["SIGINT", "SIGTERM"] as const).map((s) => {
+    const fn = () => {
+      if (stopping) void votes.close().finally(() => Deno.exit(130));
+      stopping = true;
+      stopped.resolve(s);
+    };
     Deno.addSignalListener(s, fn);
     return [s, fn] as const;
   });
