@@ -11,7 +11,9 @@
  *   shared prefix's last `Assistant:`; the earlier turns become turns of our chat template
  *   (Human → instruction, Assistant → response). Pairs whose two replies are identical (the public
  *   data has a few) are skipped and counted;
- * - ranked lists: `{"prompt": "...", "responses": ["best", ..., "worst"]}` → every pair (i < j).
+ * - ranked lists: `{"prompt": "...", "responses": ["best", ..., "worst"]}` → every pair (i < j);
+ * - the votes of `deno task arena` (data/votes.ts), told apart by their `"winner"`: the winner's
+ *   answer is chosen; ties and both-bad votes are skipped and counted in `notes`.
  *
  * A bad file (invalid JSON or gzip, a missing or empty field, identical chosen and rejected) raises
  * a {@linkcode DataFileError} naming the file and line, before anything is trained or written.
@@ -21,6 +23,7 @@
 import type { Tokenizer } from "./tokenizer.ts";
 import { encodeConversation, type EncodedExample, encodeExample, type Turn } from "./template.ts";
 import type { PreferencePair } from "./world/mod.ts";
+import { describeSkips, isVote, parseVote, votePreference, type VoteSkip } from "./votes.ts";
 
 /** One preference: the conversation so far (the last turn is being answered) and two replies. */
 export interface Preference {
@@ -42,6 +45,8 @@ export interface PreferenceData {
   skipped: number;
   /** The formats seen, e.g. ["prompt/chosen/rejected"]. */
   formats: string[];
+  /** Lines worth printing about what was read (e.g. how many arena votes were ties). */
+  notes: string[];
 }
 
 const HUMAN = "\n\nHuman:";
@@ -109,11 +114,17 @@ export function splitDialogues(chosen: string, rejected: string, where: string):
 export function parseRecord(
   record: unknown,
   where: string,
-): { pairs: Preference[]; format: string } | null {
+): { pairs: Preference[]; format: string; skip?: VoteSkip } | null {
   if (typeof record !== "object" || record === null || Array.isArray(record)) {
     throw new DataFileError(`${where}: expected a JSON object`);
   }
   const o = record as Record<string, unknown>;
+  if (isVote(o)) {
+    const p = votePreference(parseVote(o, where));
+    if (typeof p === "string") return { pairs: [], format: "arena votes", skip: p };
+    const pair = { turns: [{ instruction: p.prompt }], chosen: p.chosen, rejected: p.rejected };
+    return { pairs: [pair], format: "arena votes" };
+  }
   const input = str(o.input) ? o.input : undefined;
   if (Array.isArray(o.responses)) {
     if (!str(o.prompt)) throw new DataFileError(`${where}: "prompt" is missing or empty`);
@@ -212,6 +223,8 @@ export async function loadPreferences(path: string): Promise<PreferenceData> {
   const pairs: Preference[] = [];
   const formats = new Set<string>();
   let skipped = 0, lineNo = 0;
+  const skips: Record<VoteSkip, number> = { tie: 0, bad: 0, identical: 0 };
+  let votePairs = 0;
   for await (const line of lines(path)) {
     lineNo++;
     const text = line.trim();
@@ -230,11 +243,20 @@ export async function loadPreferences(path: string): Promise<PreferenceData> {
     }
     formats.add(parsed.format);
     pairs.push(...parsed.pairs);
+    if (parsed.skip) skips[parsed.skip]++;
+    else if (parsed.format === "arena votes") votePairs++;
   }
+  const notes = formats.has("arena votes")
+    ? [`arena votes: ${votePairs} pairs; ${describeSkips(skips)}`]
+    : [];
   if (pairs.length === 0) {
-    throw new DataFileError(`${path}: line ${lineNo}: the file holds no preference pairs`);
+    throw new DataFileError(
+      `${path}: line ${lineNo}: the file holds no preference pairs${
+        notes.length ? ` (${notes[0]})` : ""
+      }`,
+    );
   }
-  return { pairs, skipped, formats: [...formats] };
+  return { pairs, skipped, formats: [...formats], notes };
 }
 
 /** The world's preference pairs in this module's form. */

@@ -17,7 +17,7 @@ import { extractResponse, formatPrompt } from "../data/template.ts";
 import { fmtDuration } from "../stages/_loop.ts";
 import { parseFlags, runMain, UsageError } from "../stages/cli.ts";
 import { metricsTable } from "./eval.ts";
-import { buildReport } from "./report.ts";
+import { buildReport, DEMO_PROMPTS } from "./report.ts";
 
 const USAGE = "Usage: deno task pipeline [--out DIR] [--from STAGE]";
 const STAGES = ["pretrain", "sft", "rlhf", "eval"] as const;
@@ -29,7 +29,7 @@ const FLAGS = {
     choices: STAGES,
   },
   prompts: {
-    default: "How to be productive|Give 3 tips for better sleep|List 2 ways to save money",
+    default: DEMO_PROMPTS.join("|"),
     help: "Showcase prompts answered by every stage, separated by |",
   },
   "eval-prompts": { default: 24, help: "Held-out prompts of the metrics", min: 1, int: true },
@@ -127,7 +127,13 @@ if (import.meta.main) {
     );
     console.log(metricsTable(summary));
     await Deno.writeTextFile(`${out}/summary.json`, JSON.stringify(summary, null, 2) + "\n");
-    await Deno.writeTextFile(`${out}/report.html`, await buildReport(out));
+    await Deno.writeTextFile(
+      `${out}/report.html`,
+      await buildReport(out, {
+        prompts: showcase,
+        maxTokens: f["eval-tokens"],
+      }),
+    );
     const total = (performance.now() - start) / 1000;
     console.log(
       `\npipeline: done in ${fmtDuration(total)} (training ${

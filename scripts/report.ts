@@ -1,12 +1,16 @@
 /**
  * One self-contained HTML page from the metrics every stage writes (`<out>/<stage>.metrics.jsonl`)
- * and the pipeline's `summary.json`: inline SVG plots and the comparison table.
+ * and the pipeline's `summary.json`: inline SVG plots and the comparison table; the greedy answer
+ * of every stage's checkpoint to each demo prompt, side by side; and, through PPO, the reward
+ * model's score of the rollouts against the gold judge's (over-optimisation shows as the two
+ * curves parting).
  *
- *     deno task report [--dir checkpoints] [--out checkpoints/report.html]
+ *     deno task report [--dir checkpoints] [--out checkpoints/report.html] [--prompts "A|B"]
  *
  * @module
  */
 import { parseFlags, runMain, UsageError } from "../stages/cli.ts";
+import { loadAnswerer } from "../arena/answer.ts";
 
 /** One plotted series. */
 export interface Series {
@@ -130,8 +134,106 @@ export async function readJsonl(path: string): Promise<Record_[]> {
 
 const STAGES = ["pretrain", "sft", "reward", "rlhf"] as const;
 
-/** Builds the report page from the metrics in `dir`. */
-export async function buildReport(dir: string): Promise<string> {
+/** The prompts every stage answers in the pipeline's comparison and the report. */
+export const DEMO_PROMPTS: readonly string[] = [
+  "How to be productive",
+  "Give 3 tips for better sleep",
+  "List 2 ways to save money",
+];
+
+/**
+ * The checkpoints of `dir` that write text: pretrain, sft and rlhf first, then any other folder
+ * holding a language model (e.g. a DPO policy trained on arena votes), by name.
+ */
+export async function textCheckpoints(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (!e.isDirectory || /\.(steps|tmp)$|^\./.test(e.name)) continue;
+      try {
+        const config = JSON.parse(await Deno.readTextFile(`${dir}/${e.name}/config.json`));
+        if (config.instructgpu?.head !== "scalar") found.push(e.name);
+      } catch { /* not a checkpoint */ }
+    }
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
+  const rank = (n: string) => {
+    const i = ["pretrain", "sft", "rlhf"].indexOf(n);
+    return i < 0 ? 3 : i;
+  };
+  return found.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+/**
+ * The greedy answers of each checkpoint to each prompt, as an HTML table (prompts down, stages
+ * across), or a line saying why there is none.
+ */
+async function answersTable(dir: string, prompts: readonly string[], maxTokens: number) {
+  const stages = await textCheckpoints(dir);
+  if (prompts.length === 0 || stages.length === 0) return "";
+  const cells = new Map<string, string>();
+  for (const stage of stages) {
+    let answerer;
+    try {
+      answerer = await loadAnswerer([`${dir}/${stage}`]);
+    } catch (e) {
+      return `<p class="note">No answers: ${esc(String((e as Error).message).split("\n")[0])}</p>`;
+    }
+    try {
+      for (const prompt of prompts) {
+        const settings = { temperature: 0, maxTokens, topK: 0, topP: 1, seed: 0 };
+        const checkpoint = answerer.checkpoints[0].name;
+        const { text } = await answerer.answer({ checkpoint, prompt, settings });
+        cells.set(`${stage}\n${prompt}`, text);
+      }
+    } finally {
+      answerer.close();
+    }
+  }
+  return `<table class="answers"><thead><tr><th>prompt</th>${
+    stages.map((s) => `<th>${esc(s)}</th>`).join("")
+  }</tr></thead><tbody>${
+    prompts.map((p) =>
+      `<tr><td>${esc(p)}</td>${
+        stages.map((s) => `<td><pre>${esc(cells.get(`${s}\n${p}`) ?? "")}</pre></td>`).join("")
+      }</tr>`
+    ).join("")
+  }</tbody></table>`;
+}
+
+/** The reward model's score against the gold judge's through PPO, or a note when not logged. */
+function overOptimisation(rlhf: Record_[]): string {
+  const ppo = rlhf.filter((r) => r.phase === "ppo");
+  if (ppo.length === 0) return "";
+  const chart = lineChart(
+    "PPO rollouts: reward-model score vs gold-judge score",
+    [
+      series(ppo, "reward", "reward model"),
+      series(ppo, "gold_score", "gold judge"),
+    ],
+    560,
+    280,
+  );
+  const gold = ppo.some((r) => typeof r.gold_score === "number");
+  return `<div class="charts">${chart}</div>` +
+    (gold
+      ? `<p class="note">Both are mean scores of the same rollouts at each step: where the reward ` +
+        `model's score climbs and the gold judge's does not, PPO exploits the reward model.</p>`
+      : `<p class="note">The gold judge's score of the rollouts is absent: this run's PPO log has ` +
+        `no <code>gold_score</code>, so only the reward model's score is drawn.</p>`);
+}
+
+/** Options of {@linkcode buildReport}. */
+export interface ReportOptions {
+  /** Prompts every stage answers greedily (default {@linkcode DEMO_PROMPTS}; [] for none). */
+  prompts?: readonly string[];
+  /** Most tokens of those answers. Default 80. */
+  maxTokens?: number;
+}
+
+/** Builds the report page from the metrics and checkpoints in `dir`. */
+export async function buildReport(dir: string, options: ReportOptions = {}): Promise<string> {
   const metrics: Record<string, Record_[]> = {};
   for (const s of STAGES) metrics[s] = await readJsonl(`${dir}/${s}.metrics.jsonl`);
   let summary: Record<string, Record<string, number>> | undefined;
@@ -163,6 +265,8 @@ export async function buildReport(dir: string): Promise<string> {
     lineChart("policy: clip fraction", [series(metrics.rlhf, "clip_frac")]),
     lineChart("policy: response length", [series(metrics.rlhf, "response_length")]),
   );
+  const answers = await answersTable(dir, options.prompts ?? DEMO_PROMPTS, options.maxTokens ?? 80);
+  const rmVsGold = overOptimisation(metrics.rlhf);
   let table = "";
   if (summary) {
     const keys = [
@@ -196,12 +300,17 @@ h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
 table { border-collapse: collapse; font-size: 13px; }
 td, th { border: 1px solid #d1d5db; padding: 4px 10px; text-align: right; }
 td:first-child, th:first-child { text-align: left; }
+table.answers td, table.answers th { text-align: left; vertical-align: top; }
+table.answers pre { margin: 0; white-space: pre-wrap; font-size: 12px; max-width: 34em; }
+.note { color: #444; font-size: 13px; max-width: 60em; }
 </style></head><body>
 <h1>instructgpu report</h1>
 <p>From the metrics in <code>${esc(dir)}</code>, ${
     new Date().toISOString().slice(0, 16).replace("T", " ")
   } UTC.</p>
 ${table ? `<h2>Stages compared</h2>${table}` : ""}
+${answers ? `<h2>Greedy answers of every stage</h2>${answers}` : ""}
+${rmVsGold ? `<h2>Reward model and gold judge through PPO</h2>${rmVsGold}` : ""}
 <h2>Training curves</h2>
 <div class="charts">${charts.filter((c) => c).join("\n")}</div>
 </body></html>
@@ -216,8 +325,14 @@ if (import.meta.main) {
         help: "Directory with the stages' metrics JSONL and summary.json",
       },
       out: { default: "", help: "HTML file to write (default: <dir>/report.html)" },
-    }, "Usage: deno task report [--dir DIR] [--out FILE]");
-    const html = await buildReport(f.dir);
+      prompts: {
+        default: DEMO_PROMPTS.join("|"),
+        help: "Prompts every stage answers greedily, separated by | (empty: none)",
+      },
+      "max-tokens": { default: 80, help: "Most tokens of those answers", min: 1, int: true },
+    }, "Usage: deno task report [--dir DIR] [--out FILE] [--prompts A|B]");
+    const prompts = f.prompts.split("|").map((p) => p.trim()).filter((p) => p);
+    const html = await buildReport(f.dir, { prompts, maxTokens: f["max-tokens"] });
     const out = f.out || `${f.dir}/report.html`;
     await Deno.writeTextFile(out, html);
     console.log(`report: wrote ${out}`);

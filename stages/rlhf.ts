@@ -1212,6 +1212,7 @@ export async function rlhf(args: string[]): Promise<void> {
   if (f.data !== "") {
     const loaded = await loadPreferences(f.data);
     prefs = loaded.pairs;
+    for (const note of loaded.notes) console.log(`rlhf: ${f.data}: ${note}`);
     source = `${f.data}: ${loaded.formats.join(", ")}${
       loaded.skipped ? `, ${loaded.skipped} identical pairs skipped` : ""
     }`;
