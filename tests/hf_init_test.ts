@@ -8,7 +8,7 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "./_assert.ts";
 import { exists, runScript } from "./_run.ts";
 import { getGpu } from "../gpu/device.ts";
-import { readTensor } from "../gpu/testing.ts";
+import { readTensor, relativeL2 } from "../gpu/testing.ts";
 import { gpt2MergesTxt, gpt2VocabJson } from "../data/hf_tokenizer.ts";
 import { loadCheckpoint, loadModel } from "../model/checkpoint.ts";
 import { Evaluator } from "../model/generate.ts";
@@ -31,15 +31,6 @@ async function hubDir(dir: string): Promise<string> {
   await Deno.writeTextFile(`${path}/vocab.json`, gpt2VocabJson());
   await Deno.writeTextFile(`${path}/merges.txt`, gpt2MergesTxt());
   return path;
-}
-
-function relativeL2(a: ArrayLike<number>, e: ArrayLike<number>): number {
-  let num = 0, den = 0;
-  for (let i = 0; i < e.length; i++) {
-    num += (a[i] - e[i]) ** 2;
-    den += e[i] ** 2;
-  }
-  return Math.sqrt(num / den);
 }
 
 Deno.test("a Hugging Face GPT-2 directory loads and gives PyTorch's logits", async () => {
