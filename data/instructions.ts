@@ -378,7 +378,8 @@ export async function loadInstructions(
 
 /** The instruction pairs of the embedded instruction world, as examples. */
 export function worldInstructions(seed = 1): InstructionExample[] {
-  return generateWorld({ seed, preferences: 0, proseParagraphs: 0 }).instructions.map((p) => ({
+  const world = generateWorld({ seed, preferences: 0, proseParagraphs: 0 });
+  return [...world.instructions, ...world.open].map((p) => ({
     instruction: p.prompt,
     response: p.response,
   }));

@@ -149,11 +149,16 @@ function utf8Binary(s: string): string {
 
 /**
  * Byte-pair merge of one pre-tokenized piece: repeatedly merges the adjacent pair with the lowest
- * rank (the leftmost on ties) until no adjacent pair is a token.
+ * rank (the leftmost on ties) until no adjacent pair is a token (of a rank below `below`).
  */
-function bytePairEncode(piece: string, ranks: Map<string, number>, out: number[]): void {
+function bytePairEncode(
+  piece: string,
+  ranks: Map<string, number>,
+  out: number[],
+  below = Infinity,
+): void {
   const whole = ranks.get(piece);
-  if (whole !== undefined) {
+  if (whole !== undefined && whole < below) {
     out.push(whole);
     return;
   }
@@ -161,8 +166,11 @@ function bytePairEncode(piece: string, ranks: Map<string, number>, out: number[]
   // starts[i] is where part i begins; starts[parts] === n.
   const starts: number[] = new Array(n + 1);
   for (let i = 0; i <= n; i++) starts[i] = i;
-  const pairRank = (i: number): number =>
-    i + 2 < starts.length ? ranks.get(piece.slice(starts[i], starts[i + 2])) ?? Infinity : Infinity;
+  const pairRank = (i: number): number => {
+    if (i + 2 >= starts.length) return Infinity;
+    const rank = ranks.get(piece.slice(starts[i], starts[i + 2])) ?? Infinity;
+    return rank < below ? rank : Infinity;
+  };
   // pair[i]: rank of merging part i with part i + 1.
   const pair: number[] = new Array(n - 1);
   for (let i = 0; i < n - 1; i++) pair[i] = pairRank(i);
@@ -211,6 +219,32 @@ class Gpt2Encoder {
 let sharedGpt2Encoder: Gpt2Encoder | undefined;
 function gpt2Encoder(): Gpt2Encoder {
   return sharedGpt2Encoder ??= new Gpt2Encoder();
+}
+
+/** The bytes of every GPT-2 token by id (`<|endoftext|>` as its text). */
+export function gpt2TokenBytes(): readonly Uint8Array[] {
+  return loadGpt2().bytes;
+}
+
+let gpt2MergeList: [number, number][] | undefined;
+
+/**
+ * GPT-2's merges in rank order, as the ids of the two tokens each one joins: merge `i` makes
+ * token `256 + i` (GPT-2's ranks are its ids). Derived from the ranks by encoding each token with
+ * only the tokens ranked before it, which leaves exactly the pair its merge joins.
+ */
+export function gpt2Merges(): readonly [number, number][] {
+  if (gpt2MergeList) return gpt2MergeList;
+  const { ranks, bytes } = loadGpt2();
+  const merges: [number, number][] = [];
+  const parts: number[] = [];
+  for (let id = 256; id < GPT2_EOT; id++) {
+    parts.length = 0;
+    bytePairEncode(String.fromCharCode(...bytes[id]), ranks, parts, id);
+    if (parts.length !== 2) throw new DataError(`GPT-2 token ${id} is not one merge of two tokens`);
+    merges.push([parts[0], parts[1]]);
+  }
+  return gpt2MergeList = merges;
 }
 
 // ---------------------------------------------------------------------------------------------

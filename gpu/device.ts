@@ -9,11 +9,15 @@
 export interface Gpu {
   readonly device: GPUDevice;
   readonly adapter: GPUAdapter;
-  /** Human-readable adapter name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)". */
+  /**
+   * Human-readable adapter name, e.g. "NVIDIA H200". The CPU adapters say which they are:
+   * "lavapipe (Vulkan on the CPU; LLVM 15.0.6, 256 bits)", or for the slower OpenGL one also the
+   * command that installs lavapipe (see {@linkcode adapterName}).
+   */
   readonly name: string;
   /** True on CPU adapters (lavapipe, llvmpipe): kernels pick their CPU-friendly variants. */
   readonly isCpu: boolean;
-  /** The backend: "vulkan" unless DENO_WEBGPU_BACKEND says otherwise. */
+  /** The backend: "gl" on the OpenGL CPU adapter, else DENO_WEBGPU_BACKEND or "vulkan". */
   readonly backend: string;
   /** Whether `shader-f16` was enabled on the device. */
   readonly hasF16: boolean;
@@ -129,17 +133,57 @@ async function createGpu(): Promise<Gpu> {
   });
   const limits = {} as GpuLimits;
   for (const k of LIMIT_NAMES) limits[k] = device.limits[k];
-  const name = adapter.info.description || adapter.info.vendor || "unknown adapter";
-  const isCpu = adapter.info.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(name);
+  const description = adapter.info.description || adapter.info.vendor || "unknown adapter";
+  const isCpu = adapter.info.isFallbackAdapter ||
+    /llvmpipe|lavapipe|swiftshader/i.test(description);
+  const env = Deno.env.get("DENO_WEBGPU_BACKEND");
+  const gl = isOpenGlLlvmpipe(description, adapter.features, env);
   return {
     device,
     adapter,
-    name,
+    name: adapterName(description, adapter.features, env),
     isCpu,
-    backend: Deno.env.get("DENO_WEBGPU_BACKEND") ?? "vulkan",
+    backend: gl ? "gl" : env ?? "vulkan",
     hasF16,
     limits,
   };
+}
+
+/** The command that installs lavapipe, the faster CPU adapter. */
+export const LAVAPIPE_INSTALL = "apt-get install -y mesa-vulkan-drivers";
+
+/**
+ * Whether an llvmpipe adapter is Mesa's OpenGL one rather than lavapipe (Vulkan): both describe
+ * themselves as "llvmpipe (LLVM ...)"; the backend says which when DENO_WEBGPU_BACKEND names one,
+ * else the features do (wgpu's OpenGL adapters list ETC2 texture compression, lavapipe does not).
+ */
+function isOpenGlLlvmpipe(
+  description: string,
+  features: { has(feature: string): boolean },
+  backend: string | undefined,
+): boolean {
+  if (!/llvmpipe/i.test(description)) return false;
+  if (backend === "gl" || backend === "vulkan") return backend === "gl";
+  return features.has("texture-compression-etc2");
+}
+
+/**
+ * The adapter's name as the stages print it: the description, except that the two CPU adapters
+ * say which they are, and the OpenGL one (about 2.5× slower than lavapipe on the pipeline) gives
+ * the one command that installs lavapipe.
+ */
+export function adapterName(
+  description: string,
+  features: { has(feature: string): boolean },
+  backend: string | undefined,
+): string {
+  const llvm = /^llvmpipe \((.*)\)$/.exec(description)?.[1];
+  if (!llvm) return description;
+  if (isOpenGlLlvmpipe(description, features, backend)) {
+    return `llvmpipe (OpenGL on the CPU; ${llvm}), about 2.5x slower than lavapipe: ` +
+      LAVAPIPE_INSTALL;
+  }
+  return `lavapipe (Vulkan on the CPU; ${llvm})`;
 }
 
 const uncaptured: string[] = [];

@@ -1,5 +1,5 @@
-import { assert, assertRejects } from "../tests/_assert.ts";
-import { checked, getGpu, GpuError } from "./device.ts";
+import { assert, assertEquals, assertRejects } from "../tests/_assert.ts";
+import { adapterName, checked, getGpu, GpuError } from "./device.ts";
 import { assertNoGpuErrors, createTensor, getKernel, grid, makeOp, params } from "./kernel.ts";
 import { runOps } from "./testing.ts";
 
@@ -75,4 +75,29 @@ Deno.test("grid() stays within the per-dimension dispatch limit", async () => {
   const max = gpu.limits.maxComputeWorkgroupsPerDimension;
   const [x, y] = grid(gpu, 3 * max + 5);
   assert(x <= max && y <= max && x * y >= 3 * max + 5);
+});
+
+Deno.test("the CPU adapters say which they are; the OpenGL one gives the faster one's install", () => {
+  const llvm = "llvmpipe (LLVM 15.0.6, 256 bits)";
+  const vulkan = new Set(["shader-f16", "timestamp-query"]);
+  const gl = new Set(["texture-compression-etc2", "timestamp-query"]);
+  const lavapipe = "lavapipe (Vulkan on the CPU; LLVM 15.0.6, 256 bits)";
+  const opengl = "llvmpipe (OpenGL on the CPU; LLVM 15.0.6, 256 bits), about 2.5x slower than " +
+    "lavapipe: apt-get install -y mesa-vulkan-drivers";
+  assertEquals(adapterName(llvm, vulkan, undefined), lavapipe);
+  assertEquals(adapterName(llvm, gl, undefined), opengl);
+  assertEquals(adapterName(llvm, gl, "gl"), opengl);
+  assertEquals(adapterName(llvm, gl, "vulkan"), lavapipe);
+  assertEquals(adapterName("NVIDIA H200", vulkan, undefined), "NVIDIA H200");
+});
+
+Deno.test("this process's adapter is named as the stages print it", async () => {
+  const gpu = await getGpu();
+  console.log(`adapter: ${gpu.name} (backend ${gpu.backend})`);
+  if (gpu.isCpu && /llvmpipe|lavapipe/.test(gpu.name)) {
+    // DENO_WEBGPU_BACKEND=gl, or no Vulkan driver (Deno then falls back to OpenGL by itself).
+    const gl = gpu.backend === "gl";
+    if (Deno.env.get("DENO_WEBGPU_BACKEND") === "gl") assert(gl, gpu.backend);
+    assert(gpu.name.startsWith(gl ? "llvmpipe (OpenGL" : "lavapipe (Vulkan"), gpu.name);
+  }
 });

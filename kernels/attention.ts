@@ -272,18 +272,29 @@ export function attentionBackward(
 const FLASH_BR = 64;
 const FLASH_TILE4 = 512;
 const FLASH_MAX_BC = 64;
-/** Workgroup memory the flash kernels declare: two tiles of vec4s and two rows of floats. */
-const FLASH_WORKGROUP_BYTES = 2 * FLASH_TILE4 * 16 + 2 * FLASH_MAX_BC * 4;
+/**
+ * The tile on the OpenGL adapter, whose shader compiler takes a time growing with the square of a
+ * workgroup array's size (one array of 64 / 512 / 1024 vec4s: 0.5 / 16 / 58 s cold, llvmpipe):
+ * 128 vec4s (8 rows of a 64-wide head) instead of 512.
+ */
+const FLASH_TILE4_GL = 128;
 
 function flashKernel(gpu: Gpu, entryPoint: string, bindings: BindingKind[], hs: number) {
-  const need = FLASH_WORKGROUP_BYTES;
+  const tile4 = gpu.backend === "gl" ? FLASH_TILE4_GL : FLASH_TILE4;
+  // Two tiles of vec4s and two rows of floats.
+  const need = 2 * tile4 * 16 + 2 * FLASH_MAX_BC * 4;
   if (gpu.limits.maxComputeWorkgroupStorageSize < need) {
     throw new GpuError(
       `Flash attention needs ${need} bytes of workgroup memory; this adapter allows ` +
         `${gpu.limits.maxComputeWorkgroupStorageSize}: use --attention matrix`,
     );
   }
-  return getKernel(gpu, { code: flashSource, entryPoint, bindings, constants: { HS4: hs / 4 } });
+  return getKernel(gpu, {
+    code: flashSource,
+    entryPoint,
+    bindings,
+    constants: { HS4: hs / 4, TILE4: tile4 },
+  });
 }
 
 /**

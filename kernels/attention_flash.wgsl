@@ -20,7 +20,10 @@
 // HS4, MAX_HS4, Params and head() (where one head lives): attention_head.wgsl, in front.
 
 const BR: u32 = 64u; // rows per workgroup, one per invocation
-const TILE4: u32 = 512u; // vec4s of one tile in workgroup memory (8 KiB)
+// vec4s of one tile in workgroup memory (8 KiB). An override: Mesa's OpenGL adapter compiles
+// workgroup arrays in a time that grows with the square of their size (two tiles of 512 vec4s:
+// about 100 s per kernel), so its launcher asks for smaller tiles there.
+override TILE4: u32 = 512u;
 const MAX_BC: u32 = 64u; // rows per tile at most
 
 // Rows of one tile: TILE4 / HS4 (32 for a head size of 64), at most MAX_BC.

@@ -7,6 +7,8 @@
  *   "scalar"; a scalar-head model is `architectures: ["GPT2ForSequenceClassification"]`,
  *   `num_labels: 1`),
  * - `tokenizer.json`: the tokenizer description (with the dense id map of a compact vocabulary),
+ *   and with GPT-2's tokenizer also `vocab.json` + `merges.txt`, Hugging Face's GPT-2 tokenizer
+ *   files (so that `GPT2LMHeadModel.from_pretrained` and `GPT2TokenizerFast` load the directory),
  * - `optimizer.safetensors` (optional): AdamW moments `exp_avg.<name>`, `exp_avg_sq.<name>`,
  * - `<name>.safetensors` (optional): a further model of the run (PPO's value model), its parameters
  *   and AdamW moments (`exp_avg.`, `exp_avg_sq.`) with the same names and layouts,
@@ -19,6 +21,10 @@
  * names its run id, which each of its checkpoints repeats as `run_id` in `state.json`), and
  * `--resume` continues only that run's checkpoints ({@linkcode resumePoint}).
  *
+ * {@linkcode loadCheckpoint} also reads a GPT-2 directory as Hugging Face's hub serves it
+ * (`config.json`, `model.safetensors`, and `vocab.json` + `merges.txt` or `tokenizer.json`; no
+ * `state.json`): see model/hf.ts and data/hf_tokenizer.ts for what is accepted.
+ *
  * @module
  */
 import {
@@ -28,15 +34,22 @@ import {
   toHfConfig,
   validateConfig,
 } from "./config.ts";
-import { Gpt, parameterSpecs } from "./gpt.ts";
+import { Gpt } from "./gpt.ts";
 import type { Gpu } from "../gpu/device.ts";
 import { createTokenizer, type Tokenizer, type TokenizerSpec } from "../data/tokenizer.ts";
-import { decodeSafetensors, encodeSafetensors, type NamedArray } from "./safetensors.ts";
+import { gpt2MergesTxt, gpt2VocabJson } from "../data/hf_tokenizer.ts";
+import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
+import {
+  checkGpt2Architecture,
+  CheckpointError,
+  exists,
+  fromHf,
+  hfModelTensors,
+  hubTokenizer,
+  toHf,
+} from "./hf.ts";
 
-/** Raised for a checkpoint that cannot be used; the message names the file and the fix. */
-export class CheckpointError extends Error {
-  override name = "CheckpointError";
-}
+export { CheckpointError, fromHf, toHf };
 
 /** Everything a checkpoint holds. */
 export interface Checkpoint {
@@ -58,69 +71,6 @@ export interface ExtraModel {
   config: GptConfig;
   params: Map<string, Float32Array>;
   optimizer?: { m: Map<string, Float32Array>; v: Map<string, Float32Array> };
-}
-
-/** Whether a parameter is a Conv1D weight, stored transposed in Hugging Face GPT-2. */
-function isConv1D(name: string): boolean {
-  return /\.(c_attn|c_proj|c_fc)\.weight$/.test(name);
-}
-
-function transpose(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c];
-  }
-  return out;
-}
-
-/** Internal (out, in) tensors → Hugging Face names and layouts (`prefix` before each name). */
-export function toHf(
-  config: GptConfig,
-  values: Map<string, Float32Array>,
-  prefix = "",
-): Map<string, NamedArray> {
-  const out = new Map<string, NamedArray>();
-  for (const spec of parameterSpecs(config).specs) {
-    const v = values.get(spec.name);
-    if (!v) throw new CheckpointError(`Missing tensor ${spec.name} while saving`);
-    if (isConv1D(spec.name)) {
-      const [rows, cols] = spec.shape;
-      out.set(prefix + spec.name, {
-        dtype: "F32",
-        shape: [cols, rows],
-        data: transpose(v, rows, cols),
-      });
-    } else out.set(prefix + spec.name, { dtype: "F32", shape: [...spec.shape], data: v });
-  }
-  return out;
-}
-
-/** Hugging Face names and layouts → internal tensors, checked against the config. */
-export function fromHf(
-  config: GptConfig,
-  tensors: Map<string, NamedArray>,
-  file: string,
-  prefix = "",
-): Map<string, Float32Array> {
-  const out = new Map<string, Float32Array>();
-  for (const spec of parameterSpecs(config).specs) {
-    const t = tensors.get(prefix + spec.name);
-    if (!t) {
-      throw new CheckpointError(
-        `${file}: tensor ${prefix + spec.name} is missing: the file does not match config.json`,
-      );
-    }
-    const want = isConv1D(spec.name) ? [spec.shape[1], spec.shape[0]] : [...spec.shape];
-    if (t.dtype !== "F32" || t.shape.join() !== want.join()) {
-      throw new CheckpointError(
-        `${file}: tensor ${prefix + spec.name} is ${t.dtype} [${t.shape}], config.json needs ` +
-          `F32 [${want}]: the file does not match config.json`,
-      );
-    }
-    const data = t.data as Float32Array;
-    out.set(spec.name, isConv1D(spec.name) ? transpose(data, want[0], want[1]) : data);
-  }
-  return out;
 }
 
 async function writeFileSynced(path: string, data: Uint8Array | string): Promise<void> {
@@ -427,6 +377,10 @@ export async function saveCheckpoint(
     };
     await writeFileSynced(`${tmp}/config.json`, JSON.stringify(hf, null, 2) + "\n");
     await writeFileSynced(`${tmp}/tokenizer.json`, JSON.stringify(ckpt.tokenizer) + "\n");
+    if (ckpt.tokenizer.kind === "gpt2") {
+      await writeFileSynced(`${tmp}/vocab.json`, gpt2VocabJson());
+      await writeFileSynced(`${tmp}/merges.txt`, gpt2MergesTxt());
+    }
     if (ckpt.optimizer) {
       const m = toHf(config, ckpt.optimizer.m, "exp_avg.");
       const v = toHf(config, ckpt.optimizer.v, "exp_avg_sq.");
@@ -523,8 +477,9 @@ export interface LoadOptions {
 }
 
 /**
- * Loads a checkpoint directory, checking every tensor against config.json. Never executes
- * anything from the files.
+ * Loads a checkpoint directory, checking every tensor against config.json and refusing any value
+ * that is not finite. Never executes anything from the files. A Hugging Face GPT-2 directory (no
+ * `state.json`, no `instructgpu` in config.json) loads with `state` `{ stage: "huggingface" }`.
  */
 export async function loadCheckpoint(dir: string, options: LoadOptions = {}): Promise<Checkpoint> {
   try {
@@ -542,10 +497,14 @@ export async function loadCheckpoint(dir: string, options: LoadOptions = {}): Pr
     }
     throw e;
   }
-  const config = fromHfConfig(await readJson(`${dir}/config.json`), `${dir}/config.json`);
-  const tokenizer = await readJson(`${dir}/tokenizer.json`);
-  const state = await readJson(`${dir}/state.json`);
-  const readTensors = async (name: string) => {
+  const hfConfig = await readJson(`${dir}/config.json`);
+  checkGpt2Architecture(hfConfig, `${dir}/config.json`);
+  const config = fromHfConfig(hfConfig, `${dir}/config.json`);
+  // A directory without our state.json and config section is a Hugging Face download.
+  const hub = !("instructgpu" in hfConfig) && !(await exists(`${dir}/state.json`));
+  const tokenizer = hub ? await hubTokenizer(dir) : await readJson(`${dir}/tokenizer.json`);
+  const state = hub ? { stage: "huggingface" } : await readJson(`${dir}/state.json`);
+  const readSafetensors = async (name: string) => {
     const path = `${dir}/${name}`;
     let bytes: Uint8Array;
     try {
@@ -557,12 +516,21 @@ export async function loadCheckpoint(dir: string, options: LoadOptions = {}): Pr
       throw e;
     }
     try {
-      return decodeSafetensors(bytes, path).tensors;
+      return decodeSafetensors(bytes, path);
     } catch (e) {
       throw new CheckpointError((e as Error).message);
     }
   };
-  const params = fromHf(config, await readTensors("model.safetensors"), `${dir}/model.safetensors`);
+  const readTensors = async (name: string) => (await readSafetensors(name)).tensors;
+  const modelFile = `${dir}/model.safetensors`;
+  if (hub && !(await exists(modelFile)) && (await exists(`${dir}/pytorch_model.bin`))) {
+    throw new CheckpointError(
+      `${modelFile} is missing: only safetensors weights are read (never pickle); download ` +
+        `model.safetensors or convert pytorch_model.bin`,
+    );
+  }
+  const model = await readSafetensors("model.safetensors");
+  const params = fromHf(config, hfModelTensors(model.tensors, model.skipped, modelFile), modelFile);
   const ckpt: Checkpoint = { config, tokenizer, params, state };
   if (options.optimizer) {
     const t = await readTensors("optimizer.safetensors");

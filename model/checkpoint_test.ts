@@ -16,6 +16,7 @@ import {
 } from "./checkpoint.ts";
 import { decodeSafetensors, encodeSafetensors } from "./safetensors.ts";
 import { initialParameters } from "./gpt.ts";
+import { runScript } from "../tests/_run.ts";
 import type { GptConfig } from "./config.ts";
 
 const config: GptConfig = { vocabSize: 0, context: 8, layers: 1, heads: 2, width: 8 };
@@ -116,6 +117,39 @@ Deno.test("damaged checkpoints are refused with a message naming the file", asyn
       await assertRejects(() => loadCheckpoint(`${dir}/c`), pattern, what);
       if (what === "missing dir") await saveCheckpoint(`${dir}/c`, checkpoint());
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a weight that is not finite is refused on load, naming the tensor and index", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await saveCheckpoint(`${dir}/c`, checkpoint());
+    const file = `${dir}/c/model.safetensors`;
+    const clean = decodeSafetensors(await Deno.readFile(file), "m").tensors;
+    const cases: [string, number, string][] = [
+      ["transformer.wte.weight", 3 * 8 + 5, "NaN at index [3, 5]"],
+      ["transformer.h.0.attn.c_attn.weight", 24 + 2, "Infinity at index [1, 2]"],
+      ["transformer.ln_f.bias", 7, "-Infinity at index [7]"],
+    ];
+    for (const [name, index, says] of cases) {
+      const tensors = new Map(clean);
+      const data = Float32Array.from(tensors.get(name)!.data);
+      data[index] = says.startsWith("NaN") ? NaN : says.startsWith("-") ? -Infinity : Infinity;
+      tensors.set(name, { ...tensors.get(name)!, data });
+      await Deno.writeFile(file, encodeSafetensors(tensors));
+      const escaped = `${name} holds ${says}`.replace(/[.[\]]/g, "\\$&");
+      await assertRejects(() => loadCheckpoint(`${dir}/c`), new RegExp(`${escaped}: the weights`));
+    }
+    // What a user sees: one line and exit code 2, from any script that loads it.
+    const r = await runScript("scripts/sample.ts", ["--checkpoint", `${dir}/c`, "--prompt", "Hi"]);
+    assertEquals(r.code, 2, r.stderr);
+    assertEquals(
+      r.stderr,
+      `error: ${file}: tensor transformer.ln_f.bias holds -Infinity at index [7]: the weights are ` +
+        `damaged; re-create or download the checkpoint again\n`,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

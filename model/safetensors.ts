@@ -53,9 +53,58 @@ export function encodeSafetensors(
 export interface Safetensors {
   tensors: Map<string, NamedArray>;
   metadata: Record<string, string>;
+  /**
+   * Tensors of other dtypes (BOOL, U8, F64, ...), bounds-checked but not read: their dtype by name
+   * (Hugging Face GPT-2 files may carry `attn.bias` masks, which nothing here needs).
+   */
+  skipped: Map<string, string>;
 }
 
-/** Parses safetensors bytes; `source` names the file in errors. Only F32 and I32 are supported. */
+/** Bytes per element of the safetensors dtypes. */
+const DTYPE_BYTES: Record<string, number> = {
+  BOOL: 1,
+  U8: 1,
+  I8: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+  U16: 2,
+  I16: 2,
+  F16: 2,
+  BF16: 2,
+  U32: 4,
+  I32: 4,
+  F32: 4,
+  U64: 8,
+  I64: 8,
+  F64: 8,
+};
+
+/** An f16 or bf16 tensor's values, widened (exactly) to f32. */
+function widen(raw: Uint8Array, dtype: "F16" | "BF16"): Float32Array {
+  const n = raw.length / 2;
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out = new Float32Array(n);
+  if (dtype === "BF16") {
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < n; i++) bits[i] = view.getUint16(2 * i, true) << 16;
+    return out;
+  }
+  for (let i = 0; i < n; i++) {
+    const h = view.getUint16(2 * i, true);
+    const sign = h & 0x8000 ? -1 : 1, exp = (h >> 10) & 0x1f, frac = h & 0x3ff;
+    out[i] = exp === 0
+      ? sign * frac * 2 ** -24
+      : exp === 31
+      ? (frac ? NaN : sign * Infinity)
+      : sign * (1024 + frac) * 2 ** (exp - 25);
+  }
+  return out;
+}
+
+/**
+ * Parses safetensors bytes; `source` names the file in errors. F32 and I32 tensors are read as
+ * they are, F16 and BF16 widened to F32 (exactly); other dtypes are listed in `skipped`.
+ */
 export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensors {
   const fail = (why: string): never => {
     throw new SafetensorsError(`${source}: ${why}: the file is damaged; re-create it`);
@@ -78,6 +127,7 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
   const tensors = new Map<string, NamedArray>();
+  const skipped = new Map<string, string>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header)) {
     if (name === "__metadata__") {
@@ -85,8 +135,9 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
       continue;
     }
     const info = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
-    if (info.dtype !== "F32" && info.dtype !== "I32") {
-      fail(`tensor ${name} has dtype ${JSON.stringify(info.dtype)}; only F32 and I32 are read`);
+    const size = DTYPE_BYTES[info.dtype as string];
+    if (typeof info.dtype !== "string" || size === undefined) {
+      fail(`tensor ${name} has an unknown dtype ${JSON.stringify(info.dtype)}`);
     }
     const shape = info.shape;
     if (
@@ -99,13 +150,19 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): Safetensor
     ) fail(`tensor ${name} has data offsets ${JSON.stringify(offs)} outside the data`);
     const [begin, end] = offs as [number, number];
     const n = (shape as number[]).reduce((a, b) => a * b, 1);
-    if (end - begin !== n * 4) fail(`tensor ${name}: ${end - begin} bytes for shape [${shape}]`);
-    const copy = bytes.slice(dataStart + begin, dataStart + end);
-    tensors.set(name, {
-      dtype: info.dtype as "F32" | "I32",
-      shape: shape as number[],
-      data: info.dtype === "F32" ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer),
-    });
+    if (end - begin !== n * size) fail(`tensor ${name}: ${end - begin} bytes for shape [${shape}]`);
+    const dtype = info.dtype as string;
+    if (dtype === "F16" || dtype === "BF16") {
+      const data = widen(bytes.subarray(dataStart + begin, dataStart + end), dtype);
+      tensors.set(name, { dtype: "F32", shape: shape as number[], data });
+    } else if (dtype === "F32" || dtype === "I32") {
+      const copy = bytes.slice(dataStart + begin, dataStart + end);
+      tensors.set(name, {
+        dtype,
+        shape: shape as number[],
+        data: dtype === "F32" ? new Float32Array(copy.buffer) : new Int32Array(copy.buffer),
+      });
+    } else skipped.set(name, dtype);
   }
-  return { tensors, metadata };
+  return { tensors, metadata, skipped };
 }

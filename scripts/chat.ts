@@ -4,9 +4,12 @@
  *     deno task chat --checkpoint checkpoints/sft                 # interactive; Ctrl-D quits
  *     deno task chat --checkpoint checkpoints/sft --prompt "Give 3 tips for better sleep"
  *
- * Interactive mode keeps the conversation as earlier Instruction/Response turns; when it no longer
- * fits the context (leaving room for the answer), the oldest turns are dropped. `/reset` clears
- * the history, `/quit` (or end of input) exits. Input may be piped: one message a line.
+ * Every message is answered alone, in the single-turn template that SFT trains on: the models here
+ * never see a conversation in training, and earlier turns in front of a prompt derail them.
+ * `/history on` (or `--history`) keeps the conversation instead, as earlier Instruction/Response
+ * turns; when it no longer fits the context (leaving room for the answer), the oldest turns are
+ * dropped. `/history off` goes back to single messages, `/reset` clears the history, `/quit` (or
+ * end of input) exits. Input may be piped: one message a line.
  *
  * @module
  */
@@ -27,7 +30,17 @@ const FLAGS = {
   "top-k": { default: 40, help: "Keep the k most likely tokens (0: all)", min: 0, int: true },
   "top-p": { default: 1, help: "Nucleus sampling threshold", min: 0, max: 1, exclusiveMin: true },
   seed: { default: 1337, help: "Sampling seed", min: 0, int: true },
+  history: {
+    default: false,
+    help: "Keep the conversation in the prompt (off: each message is answered alone, as trained)",
+  },
 };
+
+/** What a `/history` command asks for: true (on), false (off), or undefined (not the command). */
+export function historyCommand(message: string): boolean | undefined {
+  const m = /^\/history(?:\s+(on|off))?$/.exec(message);
+  return m ? m[1] !== "off" : undefined;
+}
 
 /** The marker after which a continuation is no longer the response (a new turn begins). */
 const STOP_MARKER = INSTRUCTION_HEADER.trim();
@@ -130,25 +143,35 @@ export async function chat(args: string[]): Promise<void> {
   }
 
   const tty = Deno.stdin.isTerminal();
+  let keepHistory = f.history;
   if (tty) {
     console.log(
-      `chat with ${f.checkpoint} (context ${context} tokens): /reset clears the history, ` +
-        `Ctrl-D quits`,
+      `chat with ${f.checkpoint} (context ${context} tokens): each message is answered ` +
+        `${keepHistory ? "with the conversation before it" : "alone"} (/history on|off), ` +
+        `/reset clears the history, Ctrl-D quits`,
     );
   }
   let history: Turn[] = [];
   if (tty) write("> ");
   for await (const line of lines(Deno.stdin.readable)) {
     const message = line.trim();
+    const toggle = historyCommand(message);
     if (message === "/quit" || message === "/exit") return;
-    if (message === "/reset") {
+    if (message === "/reset" || toggle !== undefined) {
       history = [];
-      if (tty) console.log("(history cleared)");
+      keepHistory = toggle ?? keepHistory;
+      if (tty) {
+        console.log(
+          toggle === undefined
+            ? "(history cleared)"
+            : `(history ${keepHistory ? "on: the conversation is kept" : "off"})`,
+        );
+      }
     } else if (message !== "") {
       const turns = [...history, { instruction: message }];
       const { text, kept } = await answer(turns);
       turns[turns.length - 1].response = text;
-      history = turns.slice(turns.length - kept);
+      history = keepHistory ? turns.slice(turns.length - kept) : [];
     }
     if (tty) write("> ");
   }

@@ -47,6 +47,9 @@ async function inputs(dir: string): Promise<void> {
   const text = new TextDecoder().decode(lying.subarray(8, 8 + header));
   lying.set(new TextEncoder().encode(text.replace('"data_offsets":[0,', '"data_offsets":[4,')), 8);
   await variant("lying", "model.safetensors", lying);
+  const nan = decodeSafetensors(model, "m").tensors;
+  (nan.get("transformer.wte.weight")!.data as Float32Array)[3 * 32 + 5] = NaN;
+  await variant("nan", "model.safetensors", encodeSafetensors(nan));
   await variant("nokeys", "config.json", '{"n_layer": 1, "n_head": 2}');
   await variant("wrongtype", "config.json", cfg.replace('"n_embd": 32', '"n_embd": "32"'));
   await variant("vocab", "tokenizer.json", JSON.stringify(buildTokenizer("gpt2").spec));
@@ -102,6 +105,10 @@ export function damaged(flag: string, dir: (name: string) => string): Row[] {
       args: [flag, dir("lying")],
       pattern:
         /model\.safetensors: tensor \S+: \d+ bytes for shape \[[\d,]+\]: the file is damaged/,
+    },
+    {
+      args: [flag, dir("nan")],
+      pattern: /model\.safetensors: tensor transformer\.wte\.weight holds NaN at index \[3, 5\]/,
     },
     { args: [flag, dir("nokeys")], pattern: /config\.json.*vocab_size/ },
     { args: [flag, dir("wrongtype")], pattern: /config\.json.*n_embd/ },

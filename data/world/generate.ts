@@ -16,6 +16,9 @@
  *   rule broken, named in `broken` (see {@link BROKEN_RULES}).
  * - Held-out prompts: every prompt string of the held-out combinations; none of them occurs in
  *   the instructions or preferences.
+ * - Open instructions: prompts outside the world's topics, answered with a numbered list of how
+ *   to find the answer out (see open.ts), kept apart from `instructions` (RLHF and the judge see
+ *   only the world's topics; SFT trains on both).
  *
  * @module
  */
@@ -31,6 +34,7 @@ import {
   WARNING_FRAMES,
 } from "./phrases.ts";
 import { type Combo, comboPrompts, heldOutCombos, trainingCombos } from "./prompts.ts";
+import { openInstruction } from "./open.ts";
 
 /** One instruction/response pair (raw strings, no chat template). */
 export interface InstructionPair {
@@ -67,6 +71,8 @@ export interface World {
   preferences: PreferencePair[];
   /** Prompts of combinations that no training data uses, for evaluation. */
   heldOutPrompts: string[];
+  /** Prompts outside the world's topics, each answered with a list (see open.ts). */
+  open: InstructionPair[];
 }
 
 /** Options of {@link generateWorld}. */
@@ -83,6 +89,8 @@ export interface WorldOptions {
   heldOut?: number;
   /** Fraction of instruction responses with one dispreferred tip. Default 0.3. */
   dispreferredRate?: number;
+  /** Number of open instruction pairs (prompts outside the topics). Default 200. */
+  open?: number;
 }
 
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[rng.int(items.length)];
@@ -227,8 +235,9 @@ export function generateWorld(options: WorldOptions = {}): World {
     preferences = 3000,
     heldOut,
     dispreferredRate = 0.3,
+    open = 200,
   } = options;
-  for (const [name, v] of Object.entries({ proseParagraphs, instructions, preferences })) {
+  for (const [name, v] of Object.entries({ proseParagraphs, instructions, preferences, open })) {
     if (!Number.isInteger(v) || v < 0) {
       throw new RangeError(`${name} must be a non-negative integer, got ${v}`);
     }
@@ -241,6 +250,7 @@ export function generateWorld(options: WorldOptions = {}): World {
   const sftRng = new Rng(seed * 4 + 1);
   const prefRng = new Rng(seed * 4 + 2);
   const heldRng = new Rng(seed * 4 + 3);
+  const openRng = new Rng(seed * 4 + 1_000_003);
   const combos = trainingCombos();
   const prose = Array.from({ length: proseParagraphs }, () => proseParagraph(proseRng));
   const pairs = Array.from(
@@ -253,7 +263,8 @@ export function generateWorld(options: WorldOptions = {}): World {
   );
   let held = heldOutCombos().flatMap(comboPrompts);
   if (heldOut !== undefined && heldOut < held.length) held = sample(heldRng, held, heldOut);
-  return { prose, instructions: pairs, preferences: prefs, heldOutPrompts: held };
+  const opens = Array.from({ length: open }, () => openInstruction(openRng));
+  return { prose, instructions: pairs, preferences: prefs, heldOutPrompts: held, open: opens };
 }
 
 /** The distinct lower-case words of every text of a world (prose, prompts, responses). */

@@ -2,6 +2,7 @@ import { assert, assertEquals } from "../../tests/_assert.ts";
 import { BROKEN_RULES, generateWorld, worldVocabulary } from "./generate.ts";
 import { judge } from "./judge.ts";
 import { heldOutCombos, parsePrompt, trainingCombos } from "./prompts.ts";
+import { OPEN_TIPS } from "./open.ts";
 
 const world = generateWorld({
   seed: 3,
@@ -131,4 +132,31 @@ Deno.test("generateWorld rejects bad counts", () => {
     message = (e as Error).message;
   }
   assert(/instructions must be a non-negative integer/.test(message), message);
+});
+
+Deno.test("open prompts name no topic and get a list of the requested count, in words of their own", () => {
+  assertEquals(world.open.length, 200);
+  assertEquals(generateWorld({ instructions: 0, preferences: 0, open: 7 }).open.length, 7);
+  const vocab = worldVocabulary(world);
+  const wordings = new Set<string>();
+  for (const { prompt, response } of world.open) {
+    assertEquals(parsePrompt(prompt), undefined, prompt);
+    assert(!/France/.test(prompt), prompt);
+    const want = /^(List|Name) (\d)/.exec(prompt)?.[2];
+    const lines = response.split("\n");
+    assertEquals(lines.length, want ? Number(want) : 3, prompt);
+    lines.forEach((l, i) => assert(l.startsWith(`${i + 1}. `), l));
+    assertEquals(new Set(lines).size, lines.length, response);
+    const subject = prompt.match(/[A-Z][a-z]+/g)!.slice(1).filter((w) => w !== "The");
+    for (const word of subject) assert(!vocab.has(word.toLowerCase()), `${word} in the world`);
+    wordings.add(prompt.split(" ").slice(0, 2).join(" "));
+  }
+  assert(wordings.size >= 8, [...wordings].join(", "));
+});
+
+Deno.test("open answers use the world's words", () => {
+  const vocab = worldVocabulary(generateWorld());
+  for (const tip of OPEN_TIPS) {
+    for (const w of tip.toLowerCase().match(/[a-z]+/g)!) assert(vocab.has(w), `${w}: ${tip}`);
+  }
 });
