@@ -5,8 +5,8 @@
  * @module
  */
 import type { Gpu } from "../gpu/device.ts";
-import { createUniform, GpuError } from "../gpu/device.ts";
-import { getKernel, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
+import { createUniform, GpuError, STORAGE_USAGE } from "../gpu/device.ts";
+import { createTensor, getKernel, makeOp, type Op, params, type Tensor } from "../gpu/kernel.ts";
 import code from "./sample.wgsl" with { type: "text" };
 
 /** The id that fills the columns of a row that has ended (and "no stop token"). */
@@ -138,4 +138,64 @@ export function uniformDraw(seed: number, row: number, position: number): number
   z = (z ^ (z >>> 16)) >>> 0;
   x = (x + Math.imul(y, z)) >>> 0;
   return (x >>> 8) / 16777216;
+}
+
+/** A decoding step's ops gated on the rows' state (see {@linkcode decodeGate}). */
+export interface GatedOps {
+  /** The gate: writes the ops' workgroup counts, zero once every row has ended. */
+  gate: Op;
+  /** The ops, dispatched indirectly from `args`. */
+  ops: readonly Op[];
+  /** Their workgroup counts (3 words per op), written by the gate. */
+  args: GPUBuffer;
+  /** The counts as built. */
+  full: Tensor;
+}
+
+/**
+ * Gates `ops` (a decoding step) on `rows` (B, 4), the sampling op's row state: encoded with
+ * {@linkcode encodeGated}, they run with their own workgroup counts while a row runs and with none
+ * once every row has ended.
+ */
+export function decodeGate(
+  gpu: Gpu,
+  args: { rows: Tensor; ops: readonly Op[]; B: number },
+): GatedOps {
+  const { rows, ops, B } = args;
+  const words = 3 * ops.length;
+  const counts = Uint32Array.from(ops.flatMap((op) => [...op.workgroups]));
+  const full = createTensor(gpu, [words], "decode gate counts", counts);
+  const indirect = gpu.device.createBuffer({
+    label: "decode gate args",
+    size: Math.max(16, words * 4),
+    usage: STORAGE_USAGE | GPUBufferUsage.INDIRECT,
+  });
+  gpu.device.queue.writeBuffer(indirect, 0, counts);
+  const kernel = getKernel(gpu, {
+    code,
+    entryPoint: "decode_gate",
+    bindings: ["read", "read", "write", "uniform"],
+  });
+  const u = createUniform(gpu, params([B, words]), "decode_gate.params");
+  const argsTensor: Tensor = {
+    name: "decode gate args",
+    buffer: indirect,
+    offset: 0,
+    length: words,
+    shape: [words],
+  };
+  const gate = makeOp(gpu, kernel, [rows, full, argsTensor, u], [1]);
+  return { gate, ops, args: indirect, full };
+}
+
+/** Encodes the gate, then the gated ops with the workgroup counts it wrote. */
+export function encodeGated(pass: GPUComputePassEncoder, g: GatedOps): void {
+  pass.setPipeline(g.gate.pipeline);
+  pass.setBindGroup(0, g.gate.bindGroup);
+  pass.dispatchWorkgroups(1);
+  g.ops.forEach((op, i) => {
+    pass.setPipeline(op.pipeline);
+    pass.setBindGroup(0, op.bindGroup);
+    pass.dispatchWorkgroupsIndirect(g.args, 12 * i);
+  });
 }

@@ -27,8 +27,8 @@
 // done is 0 while it runs, 1 after the stop token, 2 at the limit, 3 for an unused row. A running
 // row writes its id and log-probability into out at the step's column and, unless it just ended,
 // the id into tokens[b] and pos[b] + 1 into pos[b] (the next step embeds it there). An ended row
-// writes PAD and 0, and leaves tokens and pos alone, so later steps recompute its last position
-// with the same values. The log-probability is log softmax(logits / T) of the id (T = 1 when
+// writes PAD and 0 without reading its logits, and leaves tokens and pos alone, so later steps
+// recompute its last position with the same values. The log-probability is log softmax(logits / T) of the id (T = 1 when
 // greedy), over every id: top-k and top-p cut the draw, not the distribution it reports.
 //
 // CPU adapters stop an invocation's loops after 65535 iterations in all: about 75 passes of
@@ -62,6 +62,7 @@ var<workgroup> redf: array<f32, WG>;
 var<workgroup> redu: array<u32, WG>;
 var<workgroup> chosen: vec2<u32>; // the thread that holds the draw, and the drawn id
 var<workgroup> offset: vec2<f32>; // the kept mass before that thread's chunk, and u * Z
+var<workgroup> row_done: u32;
 
 // An order-preserving key of a float (-0 and +0 share one), and back.
 fn key_of(x: f32) -> u32 {
@@ -141,9 +142,19 @@ fn sample_next(@builtin(workgroup_id) wid: vec3<u32>,
   let lo = min(V, lid * E);
   let hi = min(V, lo + E);
   let base = b * V;
-  // Read before thread 0 writes them (barriers come first).
-  let row = rows[b];
-  let at = pos[b];
+  if (lid == 0u) {
+    row_done = rows[b].w;
+  }
+  if (workgroupUniformLoad(&row_done) != 0u) {
+    // an ended row: padding, and a step more
+    if (lid == 0u) {
+      let row = rows[b];
+      out[b * p.N + row.x % p.N] = PAD;
+      out[(p.B + b) * p.N + row.x % p.N] = 0u;
+      rows[b] = vec4<u32>(row.x + 1u, row.y, row.z, row.w);
+    }
+    return;
+  }
 
   // The largest logit and its lowest id.
   var mv = -FLT_MAX;
@@ -283,7 +294,7 @@ fn sample_next(@builtin(workgroup_id) wid: vec3<u32>,
       for (var t = 0u; t < WG; t++) {
         total += redf[t];
       }
-      let h = pcg3d(vec3<u32>(p.seed, p.row0 + b, at + 1u)).x;
+      let h = pcg3d(vec3<u32>(p.seed, p.row0 + b, pos[b] + 1u)).x;
       let goal = f32(h >> 8u) * (1.0 / 16777216.0) * total;
       var acc = 0.0;
       var last = 0u;
@@ -338,28 +349,47 @@ fn sample_next(@builtin(workgroup_id) wid: vec3<u32>,
   }
 
   if (lid == 0u) {
+    let row = rows[b];
     let col = row.x % p.N;
-    let ids = b * p.N + col;
-    let lps = (p.B + b) * p.N + col;
-    if (row.w == 0u) {
-      out[ids] = pick;
-      out[lps] = bitcast<u32>((logits[base + pick] - m) * inv_t - log(z));
-      let count = row.y + 1u;
-      var done = 0u;
-      if (pick == p.stop) {
-        done = 1u;
-      } else if (count >= row.z) {
-        done = 2u;
-      }
-      if (done == 0u) {
-        tokens[b] = pick;
-        pos[b] = at + 1u;
-      }
-      rows[b] = vec4<u32>(row.x + 1u, count, row.z, done);
-    } else {
-      out[ids] = PAD;
-      out[lps] = 0u;
-      rows[b] = vec4<u32>(row.x + 1u, row.y, row.z, row.w);
+    out[b * p.N + col] = pick;
+    out[(p.B + b) * p.N + col] = bitcast<u32>((logits[base + pick] - m) * inv_t - log(z));
+    let count = row.y + 1u;
+    var done = 0u;
+    if (pick == p.stop) {
+      done = 1u;
+    } else if (count >= row.z) {
+      done = 2u;
     }
+    if (done == 0u) {
+      tokens[b] = pick;
+      pos[b] += 1u;
+    }
+    rows[b] = vec4<u32>(row.x + 1u, count, row.z, done);
+  }
+}
+
+// ---- decode_gate -------------------------------------------------------------------------------
+// The workgroup counts of a decoding step's ops for their indirect dispatch: as built while a row
+// runs, zero once every row has ended, so that steps queued past the end cost next to nothing.
+
+struct GateParams {
+  B: u32,
+  words: u32, // 3 per op
+}
+
+@group(0) @binding(0) var<storage, read> gate_rows: array<vec4<u32>>; // (B)
+@group(0) @binding(1) var<storage, read> gate_full: array<u32>; // (words)
+@group(0) @binding(2) var<storage, read_write> gate_args: array<u32>; // (words)
+@group(0) @binding(3) var<uniform> pg: GateParams;
+
+// One workgroup of 64.
+@compute @workgroup_size(64)
+fn decode_gate(@builtin(local_invocation_id) lid3: vec3<u32>) {
+  var running = false;
+  for (var b = 0u; b < pg.B; b++) {
+    running = running || gate_rows[b].w == 0u;
+  }
+  for (var i = lid3.x; i < pg.words; i += 64u) {
+    gate_args[i] = select(0u, gate_full[i], running);
   }
 }

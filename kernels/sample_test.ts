@@ -5,6 +5,7 @@ import { runOps } from "../gpu/testing.ts";
 import { Rng } from "../data/rng.ts";
 import { samplingProbs } from "../model/generate.ts";
 import {
+  decodeGate,
   PAD,
   ROW,
   sampleNext,
@@ -255,4 +256,57 @@ Deno.test("sample_next: GPT-2's vocabulary, top-k and top-p, within the loop bud
       }
     }
   }
+});
+
+Deno.test("decode_gate: the ops' workgroup counts while a row runs, none once every row has ended", async () => {
+  const gpu = await getGpu();
+  const V = 6, B = 2;
+  const logits = createTensor(
+    gpu,
+    [B, V],
+    "logits",
+    Float32Array.from([0, 0, 9, 0, 0, 0, 0, 0, 0, 0, 9, 0]),
+  );
+  const t = {
+    tokens: createTensor(gpu, [B], "tokens"),
+    pos: createTensor(gpu, [B], "pos"),
+    rows: createTensor(
+      gpu,
+      [B, 4],
+      "rows",
+      Uint32Array.from([0, 0, 3, ROW.running, 0, 0, 1, ROW.running]),
+    ),
+    out: createTensor(gpu, [2, B, 4], "out"),
+  };
+  const settings = sampleSettingsBuffer(gpu, "settings");
+  gpu.device.queue.writeBuffer(
+    settings,
+    0,
+    sampleParams({ B, V, N: 4 }, {
+      temperature: 0,
+      topK: 0,
+      topP: 1,
+      seed: 0,
+      stop: PAD,
+      row0: 0,
+    }),
+  );
+  const sampleOp = sampleNext(gpu, { logits, ...t, settings, B, V, N: 4 });
+  // Two ops to gate, with counts of their own: the sampling op (7 x 1 x 1) and another (2 x 3 x 1).
+  const ops = [{ ...sampleOp, workgroups: [7, 1, 1] as const }, {
+    ...sampleOp,
+    workgroups: [2, 3, 1] as const,
+  }];
+  const gated = decodeGate(gpu, { rows: t.rows, ops, B });
+  const args = async () => [...new Uint32Array(await readback(gpu, gated.args, 0, 24))];
+  // Row 1 ends at its first step (limit 1), row 0 at its third (limit 3).
+  const counts: number[][] = [];
+  for (let step = 0; step < 3; step++) {
+    await runOps(gpu, [sampleOp, gated.gate]);
+    counts.push(await args());
+  }
+  assertEquals(counts, [[7, 1, 1, 2, 3, 1], [7, 1, 1, 2, 3, 1], [0, 0, 0, 0, 0, 0]]);
+  for (const x of Object.values(t)) x.buffer.destroy();
+  gated.args.destroy();
+  gated.full.buffer.destroy();
 });

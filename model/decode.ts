@@ -6,9 +6,10 @@
  * then each step embeds every row's last token at its own position, runs the model, and picks the
  * next token on the GPU (kernels/sample.ts), which the next step embeds: the ids never leave the
  * GPU. A row ends at the stop token (included in its output), after `maxTokens` new tokens, or when
- * the context is full; an ended row writes padding. Every `tokensPerSubmit` steps one small
- * readback brings the new ids and their log-probabilities, and the next submit is already queued
- * behind it. Greedy decoding gives the tokens of the CPU sampler over a full recomputation;
+ * the context is full; an ended row writes padding, and once every row has ended the steps still
+ * queued dispatch their ops with no workgroups (kernels/sample.ts, `decodeGate`). Every
+ * `tokensPerSubmit` steps one small readback brings the new ids and their log-probabilities, and
+ * the next submit is already queued behind it. Greedy decoding gives the tokens of the CPU sampler over a full recomputation;
  * sampling draws from a counter-based RNG of (seed, prompt, position), so its tokens do not depend
  * on `tokensPerSubmit` or on the number of rows decoded together.
  *
@@ -32,7 +33,16 @@
  */
 import { throwUncapturedErrors } from "../gpu/device.ts";
 import { assertNoGpuErrors, encodeOps, type Op } from "../gpu/kernel.ts";
-import { PAD, ROW, sampleNext, sampleParams, sampleSettingsBuffer } from "../kernels/sample.ts";
+import {
+  decodeGate,
+  encodeGated,
+  type GatedOps,
+  PAD,
+  ROW,
+  sampleNext,
+  sampleParams,
+  sampleSettingsBuffer,
+} from "../kernels/sample.ts";
 import type { Gpt } from "./gpt.ts";
 import { KvStep, type KvStepOptions } from "./kv_step.ts";
 import { TensorTable } from "./tensors.ts";
@@ -62,8 +72,10 @@ export interface DecodeOptions {
   /** A row ends after this token (included in its output). */
   stopToken?: number;
   /**
-   * Decoding steps per submit, and per readback of ids and log-probabilities. Default 16:
-   * streaming wants a few (each readback costs a wait), rollouts many (ended rows still cost).
+   * Decoding steps per submit, and per readback of ids and log-probabilities. Default 64: each
+   * readback costs a wait, and steps queued after every row has ended cost next to nothing (their
+   * ops are dispatched with no workgroups); streaming wants a few
+   * ({@linkcode STREAMING_TOKENS_PER_SUBMIT}).
    */
   tokensPerSubmit?: number;
 }
@@ -100,7 +112,7 @@ export interface DecodedChunk {
 }
 
 /** Default of {@linkcode DecodeOptions.tokensPerSubmit}. */
-const TOKENS_PER_SUBMIT = 16;
+const TOKENS_PER_SUBMIT = 64;
 /** {@linkcode DecodeOptions.tokensPerSubmit} for text shown as it comes (chat, `sample`). */
 export const STREAMING_TOKENS_PER_SUBMIT = 4;
 
@@ -112,6 +124,7 @@ export class Decoder {
   readonly #step: KvStep;
   readonly #state: TensorTable;
   readonly #settings: GPUBuffer;
+  readonly #gated: GatedOps;
   #columns = 0;
   #out: TensorTable | undefined;
   #sample: Op | undefined;
@@ -130,6 +143,11 @@ export class Decoder {
       { name: "rows", shape: [rows, 4] },
     ]);
     this.#settings = sampleSettingsBuffer(gpt.gpu, "decode settings");
+    this.#gated = decodeGate(gpt.gpu, {
+      rows: this.#state.get("rows"),
+      ops: this.#step.ops,
+      B: rows,
+    });
     this.#ensureColumns(TOKENS_PER_SUBMIT);
   }
 
@@ -299,7 +317,7 @@ export class Decoder {
       const pass = enc.beginComputePass();
       const n = Math.min(N, steps - k * N);
       for (let s = 0; s < n; s++) {
-        if (k > 0 || s > 0) encodeOps(pass, this.#step.ops);
+        if (k > 0 || s > 0) encodeGated(pass, this.#gated);
         encodeOps(pass, [this.#sample!]);
       }
       pass.end();
@@ -352,5 +370,7 @@ export class Decoder {
     this.#out?.destroy();
     for (const s of this.#staging) s.destroy();
     this.#settings.destroy();
+    this.#gated.args.destroy();
+    this.#gated.full.buffer.destroy();
   }
 }
