@@ -5,8 +5,8 @@
  * length bucket that holds them) computes every layer's q, k, v; they are copied into the cache
  * (B, context, 3C) per layer, and each row's logits at its last prompt position into `logits`
  * (B, V). A step then runs the model on one new token per row at that row's own position
- * (kernels/kv_cache.ts for the embedding and the attention, the ordinary kernels with N = B rows
- * for the rest) and writes `logits` again. The arithmetic is that of a full recomputation, so
+ * (kernels/kv_cache.ts for the embedding and the attention, kernels/matvec.ts for the products of
+ * a few rows on CPU adapters, the ordinary kernels with N = B rows for the rest) and writes `logits` again. The arithmetic is that of a full recomputation, so
  * greedy decoding gives its tokens.
  *
  * @module
@@ -14,6 +14,7 @@
 import { encodeOps, type Op, type Tensor } from "../gpu/kernel.ts";
 import { attentionDecode, embedAt } from "../kernels/kv_cache.ts";
 import { layernormForward } from "../kernels/layernorm.ts";
+import { decodeProduct, matvec, usesMatvec } from "../kernels/matvec.ts";
 import { type AttentionMode, blockForward, type Gpt, Graph, type GraphOptions } from "./gpt.ts";
 import { bindingLimit, lmHeadForward, vocabPieces, vocabRowsOf } from "./split.ts";
 import { type TensorSpec, TensorTable } from "./tensors.ts";
@@ -104,6 +105,7 @@ export class KvStep {
         l,
         residualIn: l === 0 ? a("encoded") : a(`${l - 1}.residual3`),
         N: B,
+        product: decodeProduct,
         attention: (x) =>
           attentionDecode(gpu, {
             out: a(`${x}atty`), // (B,C)
@@ -127,7 +129,23 @@ export class KvStep {
       N: B,
       C,
     }));
-    ops.push(...lmHeadForward(gpu, { logits: this.logits, inp: a("lnf"), wte, N: B, C, V }));
+    // The tied LM head; with few rows on CPU adapters, a few-row product per piece of wte.
+    ops.push(
+      ...(usesMatvec(gpu, B, C)
+        ? wte.map(({ tensor, start, count }) =>
+          matvec(gpu, {
+            c: this.logits,
+            a: a("lnf"),
+            w: tensor,
+            M: B,
+            N: count,
+            K: C,
+            ldc: V,
+            c0: start,
+          })
+        )
+        : lmHeadForward(gpu, { logits: this.logits, inp: a("lnf"), wte, N: B, C, V })),
+    );
     this.ops = ops;
   }
 
