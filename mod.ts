@@ -49,7 +49,7 @@ export {
   Trainer,
   type TrainerOptions,
 } from "./model/trainer.ts";
-export { Evaluator, sampleToken, samplingProbs } from "./model/generate.ts";
+export { Evaluator, sampleToken, type SamplingOptions, samplingProbs } from "./model/generate.ts";
 export {
   type Decoded,
   type DecodedChunk,

@@ -70,7 +70,7 @@ export function matvec(
 
 /**
  * Rows up to which {@linkcode matvec} beats the register tiles on CPU adapters. Measured on lavapipe
- * (CPU time of a decoding step of width 256, 4 layers, vocabulary 512, 2026-12-01): 1 row 3.3 ms
+ * (CPU time of a decoding step of width 256, 4 layers, vocabulary 512, 2026-12-02): 1 row 3.3 ms
  * against 6.7, 2 rows 4.8 against 6.7, 4 rows 4.8 against 8.8, but 8 rows 9.4 against 7.5 and 64
  * rows 60 against 32.
  */

@@ -43,14 +43,21 @@ import {
   sampleParams,
   sampleSettingsBuffer,
 } from "../kernels/sample.ts";
-import type { Gpt } from "./gpt.ts";
-import { KvStep, type KvStepOptions } from "./kv_step.ts";
+import type { AttentionMode, Gpt } from "./gpt.ts";
+import { KvStep } from "./kv_step.ts";
 import { TensorTable } from "./tensors.ts";
 
 /** Options of a {@linkcode Decoder}: its batch and how its prompts' forward pass runs. */
-export interface DecoderOptions extends KvStepOptions {
+export interface DecoderOptions {
   /** Prompts decoded together (the batch of the cache and of every step). Default 1. */
   rows?: number;
+  /**
+   * Largest tensor one binding may hold, in bytes (default: the adapter's limit): a larger token
+   * embedding is bound in pieces of token ids. Tests set it low to exercise the split.
+   */
+  maxBindingBytes?: number;
+  /** The prompts' forward pass: attention with its probabilities kept or recomputed. */
+  attention?: AttentionMode;
 }
 
 /** How to decode: one options type for greedy answers, sampling, rollouts and streaming. */
@@ -118,6 +125,7 @@ export const STREAMING_TOKENS_PER_SUBMIT = 4;
 
 /** Generates continuations of prompts, `rows` at a time, with a KV cache and GPU sampling. */
 export class Decoder {
+  /** The model it decodes with. */
   readonly gpt: Gpt;
   /** Prompts decoded together. */
   readonly rows: number;
@@ -131,6 +139,7 @@ export class Decoder {
   #staging: GPUBuffer[] = [];
   #busy = false;
 
+  /** Builds the cache, the decoding step and the sampler for `options.rows` rows (default 1). */
   constructor(gpt: Gpt, options: DecoderOptions = {}) {
     const rows = options.rows ?? 1;
     if (!Number.isInteger(rows) || rows < 1) {

@@ -64,9 +64,11 @@ export async function responseLogProbs(
 
 /** Computes losses of batches with a forward-only graph of a fixed shape. */
 export class Evaluator {
+  /** The forward-only graph of the batch shape. */
   readonly graph: Graph;
   #staging: GPUBuffer;
 
+  /** Builds the graph of `shape` for `gpt`. */
   constructor(
     gpt: Gpt,
     shape: Pick<GraphOptions, "B" | "T" | "attention" | "fuseGelu">,
