@@ -131,6 +131,23 @@ fn kept(k: u32, cx: u32, cr: u32, rank: u32) -> bool {
   return k > cx || (k == cx && rank < cr);
 }
 
+// The probability mass (unnormalised, exp((x - m) inv_t)) of the ids in [lo, hi) of the row at
+// `base` that the cut (cx, cr) keeps and whose key is at least `floor`; tb: ids of key cx before lo.
+fn kept_mass(base: u32, lo: u32, hi: u32, m: f32, inv_t: f32, cx: u32, cr: u32, tb: u32,
+             floor: u32) -> f32 {
+  var mass = 0.0;
+  var rank = tb;
+  for (var i = lo; i < hi; i++) {
+    let x = logits[base + i];
+    let k = key_of(x);
+    if (k >= floor && kept(k, cx, cr, rank)) {
+      mass += exp((x - m) * inv_t);
+    }
+    rank += select(0u, 1u, k == cx);
+  }
+  return mass;
+}
+
 @compute @workgroup_size(WG)
 fn sample_next(@builtin(workgroup_id) wid: vec3<u32>,
                @builtin(local_invocation_id) lid3: vec3<u32>) {
@@ -221,69 +238,34 @@ fn sample_next(@builtin(workgroup_id) wid: vec3<u32>,
       cx = res;
       cr = p.top_k - sum_u(lid, gt);
       tb = before_u(lid, eq);
-      mass = 0.0;
-      var rank = tb;
-      for (var i = lo; i < hi; i++) {
-        let x = logits[base + i];
-        let k = key_of(x);
-        if (kept(k, cx, cr, rank)) {
-          mass += exp((x - m) * inv_t);
-        }
-        rank += select(0u, 1u, k == cx);
-      }
+      mass = kept_mass(base, lo, hi, m, inv_t, cx, cr, tb, 0u);
     }
     if (p.top_p < 1.0) {
       let goal = p.top_p * sum_f(lid, mass);
       var res = 0u;
       for (var j = 0u; j < 32u; j++) {
         let cand = res | (0x80000000u >> j);
-        var ms = 0.0;
-        var rank = tb;
-        for (var i = lo; i < hi; i++) {
-          let x = logits[base + i];
-          let k = key_of(x);
-          if (k >= cand && kept(k, cx, cr, rank)) {
-            ms += exp((x - m) * inv_t);
-          }
-          rank += select(0u, 1u, k == cx);
-        }
-        if (sum_f(lid, ms) >= goal) {
+        if (sum_f(lid, kept_mass(base, lo, hi, m, inv_t, cx, cr, tb, cand)) >= goal) {
           res = cand;
         }
       }
       // Keys above res hold less than the goal: add ties at res, in id order, until it is reached.
-      var above = 0.0;
       var ties = 0u;
       var all_ties = 0u;
       var rank = tb;
       for (var i = lo; i < hi; i++) {
-        let x = logits[base + i];
-        let k = key_of(x);
-        if (kept(k, cx, cr, rank)) {
-          if (k > res) {
-            above += exp((x - m) * inv_t);
-          } else if (k == res) {
-            ties += 1u;
-          }
-        }
+        let k = key_of(logits[base + i]);
+        ties += select(0u, 1u, k == res && kept(k, cx, cr, rank));
         all_ties += select(0u, 1u, k == res);
         rank += select(0u, 1u, k == cx);
       }
+      let above = select(kept_mass(base, lo, hi, m, inv_t, cx, cr, tb, res + 1u), 0.0, res == PAD);
       let need = (goal - sum_f(lid, above)) / exp((value_of(res) - m) * inv_t);
       let kept_ties = sum_u(lid, ties);
       cr = u32(clamp(ceil(need), 1.0, f32(kept_ties)));
       cx = res;
       tb = before_u(lid, all_ties);
-      mass = 0.0;
-      rank = tb;
-      for (var i = lo; i < hi; i++) {
-        let x = logits[base + i];
-        let k = key_of(x);
-        if (kept(k, cx, cr, rank)) {
-          mass += exp((x - m) * inv_t);
-        }
-        rank += select(0u, 1u, k == cx);
-      }
+      mass = kept_mass(base, lo, hi, m, inv_t, cx, cr, tb, 0u);
     }
 
     // The draw: thread 0 finds the chunk where the running kept mass passes u * Z.

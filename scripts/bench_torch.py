@@ -190,6 +190,17 @@ def openblas_info():
     return None
 
 
+def setup_blas(torch, threads, source):
+    """Gives OpenBLAS `threads` threads; returns what BLAS torch runs on, for the "blas" field."""
+    blas = openblas_info()
+    if blas is None:
+        return torch.__config__.show().split("BLAS_INFO=")[1].split(",")[0]
+    blas.openblas_set_num_threads(threads)
+    version = " ".join(blas.openblas_get_config().decode().split()[:2])
+    core = blas.openblas_get_corename().decode()
+    return f"{version} (threads={blas.openblas_get_num_threads()}), core {core} ({source})"
+
+
 def init_params(torch, cfg):
     """GPT-2 parameters in Hugging Face layout (Conv1D weights (in, out)), float32, GPT-2 init."""
     V, P, L, C = cfg["vocab"], cfg["context"], cfg["layers"], cfg["width"]
@@ -310,14 +321,7 @@ def main():
 
     torch.set_num_threads(cfg["threads"])
     torch.manual_seed(cfg["seed"])
-    blas = openblas_info()
-    if blas is not None:
-        blas.openblas_set_num_threads(cfg["threads"])
-        version = " ".join(blas.openblas_get_config().decode().split()[:2])
-        core = blas.openblas_get_corename().decode()
-        blas_text = f"{version} (threads={blas.openblas_get_num_threads()}), core {core} ({source})"
-    else:
-        blas_text = torch.__config__.show().split("BLAS_INFO=")[1].split(",")[0]
+    blas_text = setup_blas(torch, cfg["threads"], source)
 
     cuda = cfg["device"] == "cuda"
     if cuda:

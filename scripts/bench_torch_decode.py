@@ -19,7 +19,7 @@ import math
 import os
 import sys
 
-from bench_torch import choose_coretype, openblas_info, read_safetensors
+from bench_torch import choose_coretype, read_safetensors, setup_blas
 
 
 def parse_args(argv):
@@ -94,13 +94,7 @@ def main():
     import torch
 
     torch.set_num_threads(cfg["threads"])
-    blas = openblas_info()
-    if blas is not None:
-        blas.openblas_set_num_threads(cfg["threads"])
-        version = " ".join(blas.openblas_get_config().decode().split()[:2])
-        blas_text = f"{version} (threads={blas.openblas_get_num_threads()}), core {blas.openblas_get_corename().decode()} ({source})"
-    else:
-        blas_text = torch.__config__.show().split("BLAS_INFO=")[1].split(",")[0]
+    blas_text = setup_blas(torch, cfg["threads"], source)
     cuda = cfg["device"] == "cuda"
     if cuda:
         if not torch.cuda.is_available():
