@@ -19,7 +19,7 @@ import math
 import os
 import sys
 
-from bench_torch import choose_coretype, read_safetensors, setup_blas
+from bench_torch import choose_coretype, read_safetensors, setup_device
 
 
 def parse_args(argv):
@@ -93,16 +93,8 @@ def main():
 
     import torch
 
-    torch.set_num_threads(cfg["threads"])
-    blas_text = setup_blas(torch, cfg["threads"], source)
+    device, blas_text = setup_device(torch, cfg, source, "bench_torch_decode")
     cuda = cfg["device"] == "cuda"
-    if cuda:
-        if not torch.cuda.is_available():
-            print("bench_torch_decode: --device cuda, but torch sees no CUDA device", file=sys.stderr)
-            sys.exit(1)
-        torch.backends.cuda.matmul.allow_tf32 = False
-        blas_text = f"CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}"
-    device = torch.device("cuda" if cuda else "cpu")
     P = {k: v.to(device) for k, v in read_safetensors(torch, os.path.join(cfg["dir"], "model.safetensors")).items()}
     B, T0 = cfg["batch"], cfg["prompt"]
     raw = torch.frombuffer(bytearray(open(os.path.join(cfg["dir"], "prompts.bin"), "rb").read()), dtype=torch.int32)
