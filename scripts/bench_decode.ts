@@ -108,6 +108,7 @@ export async function benchDecode(args: string[]): Promise<void> {
   }, f.std);
   const config = gpt.config;
   if (f.prompt + f.tokens > config.context) {
+    gpt.destroy();
     throw new UsageError(
       `--prompt ${f.prompt} + --tokens ${f.tokens} exceed the context (${config.context})`,
     );

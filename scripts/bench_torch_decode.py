@@ -39,6 +39,10 @@ def parse_args(argv):
             ap.error(f"config.json: {k} must be a positive integer, got {cfg.get(k)!r}")
     if cfg["prompt"] + cfg["new_tokens"] > cfg["context"]:
         ap.error("config.json: prompt + new_tokens exceed the context")
+    path = os.path.join(a.dir, "prompts.bin")
+    want = 4 * cfg["batch"] * cfg["prompt"]
+    if not os.path.isfile(path) or os.path.getsize(path) != want:
+        ap.error(f"prompts.bin must hold batch x prompt = {want // 4} u32 ids")
     if a.threads == 0:
         a.threads = len(os.sched_getaffinity(0))
     cfg.update(threads=a.threads, device=a.device, coretype=a.coretype, dir=a.dir)
@@ -98,9 +102,6 @@ def main():
     P = {k: v.to(device) for k, v in read_safetensors(torch, os.path.join(cfg["dir"], "model.safetensors")).items()}
     B, T0 = cfg["batch"], cfg["prompt"]
     raw = torch.frombuffer(bytearray(open(os.path.join(cfg["dir"], "prompts.bin"), "rb").read()), dtype=torch.int32)
-    if raw.numel() != B * T0:
-        print(f"bench_torch_decode: prompts.bin holds {raw.numel()} ids, not {B} x {T0}", file=sys.stderr)
-        sys.exit(1)
     prompts = raw.long().view(B, T0).to(device)
 
     def sync():
