@@ -7,7 +7,7 @@
  *
  * @example Train a tiny GPT on a few sentences and sample from it
  * ```ts
- * import { buildTokenizer, getGpu, Gpt, Rng, Sampler, TokenBatches, tokenizeTexts, Trainer } from "./mod.ts";
+ * import { buildTokenizer, Decoder, getGpu, Gpt, TokenBatches, tokenizeTexts, Trainer } from "./mod.ts";
  *
  * const text = "Drink water in the morning. Take a short walk after lunch. ".repeat(200);
  * const tokenizer = buildTokenizer("gpt2-compact", [text]);
@@ -20,9 +20,9 @@
  * let stats;
  * for (let step = 0; step < 50; step++) stats = await trainer.submit([batches.nextBatch(4, 32)], hyper);
  * console.log("loss", stats!.loss);
- * const sampler = new Sampler(gpt);
- * const ids = await sampler.generate(tokenizer.encode("Drink"), { maxTokens: 8, temperature: 0 });
- * console.log(tokenizer.decode(ids));
+ * const decoder = new Decoder(gpt);
+ * const out = await decoder.generate([tokenizer.encode("Drink")], { maxTokens: 8, temperature: 0 });
+ * console.log(tokenizer.decode(out.tokens[0]));
  * ```
  *
  * @module
@@ -49,7 +49,15 @@ export {
   Trainer,
   type TrainerOptions,
 } from "./model/trainer.ts";
-export { Evaluator, type SampleOptions, Sampler, sampleToken } from "./model/generate.ts";
+export { Evaluator, sampleToken, type SamplingOptions, samplingProbs } from "./model/generate.ts";
+export {
+  type Decoded,
+  type DecodedChunk,
+  type DecodeOptions,
+  Decoder,
+  type DecoderOptions,
+  STREAMING_TOKENS_PER_SUBMIT,
+} from "./model/decode.ts";
 export {
   type Checkpoint,
   CheckpointError,
@@ -78,17 +86,7 @@ export {
 export { loadInstructions, parseInstructions, worldInstructions } from "./data/instructions.ts";
 export { loadPreferences } from "./data/preferences.ts";
 export { DataError } from "./data/errors.ts";
-export {
-  Generator,
-  type GeneratorOptions,
-  type Rollout,
-  type RolloutOptions,
-} from "./model/rollout.ts";
-export {
-  evaluateInstructions,
-  GreedyGenerator,
-  type InstructMetrics,
-} from "./model/instruct_eval.ts";
+export { evaluateInstructions, type InstructMetrics } from "./model/instruct_eval.ts";
 export { evaluateStage, STAGE_METRICS, type StageMetrics } from "./model/stage_eval.ts";
 export { RewardModelTrainer, ValueReader } from "./model/reward.ts";
 export { bradleyTerry, dpoLoss, gae, ppoPolicyLoss, ppoValueLoss, whiten } from "./model/ppo.ts";

@@ -1,9 +1,8 @@
 /**
- * Inference: the loss of a batch without training, and autoregressive sampling (temperature,
- * top-k, top-p; temperature 0 is greedy).
- *
- * Sampling recomputes the forward pass over the whole window for each new token (a KV cache is
- * future work); only the logits of the last position are read back.
+ * Inference without a cache: the loss and per-token log-probabilities of given sequences
+ * ({@linkcode Evaluator}), and the CPU sampler ({@linkcode sampleToken}: temperature, top-k,
+ * top-p; temperature 0 is greedy), the reference of the GPU sampler. Generation is the decoder's
+ * (model/decode.ts).
  *
  * @module
  */
@@ -65,9 +64,11 @@ export async function responseLogProbs(
 
 /** Computes losses of batches with a forward-only graph of a fixed shape. */
 export class Evaluator {
+  /** The forward-only graph of the batch shape. */
   readonly graph: Graph;
   #staging: GPUBuffer;
 
+  /** Builds the graph of `shape` for `gpt`. */
   constructor(
     gpt: Gpt,
     shape: Pick<GraphOptions, "B" | "T" | "attention" | "fuseGelu">,
@@ -154,7 +155,10 @@ export class Evaluator {
   }
 }
 
-/** Sampling settings. */
+/**
+ * Settings of {@linkcode Sampler}.
+ * @deprecated Use `DecodeOptions` (model/decode.ts).
+ */
 export interface SampleOptions {
   /** Maximum number of new tokens. */
   maxTokens: number;
@@ -172,15 +176,31 @@ export interface SampleOptions {
   onToken?: (id: number) => void;
 }
 
-/** Picks the next token from logits. Exported for tests. */
-export function sampleToken(
+/** Sampling settings of {@linkcode samplingProbs} and {@linkcode sampleToken}. */
+export interface SamplingOptions {
+  /** 0 means greedy. Default 1. */
+  temperature?: number;
+  /** Keep the k most likely tokens (0: all). Default 0. */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches p (1: all). Default 1. */
+  topP?: number;
+}
+
+/**
+ * The distribution the CPU sampler draws from: the ids it may pick, most likely first (ties in
+ * increasing id), with their probabilities (float64). Greedy: the argmax (the lowest id among
+ * equal maxima) with probability 1. The GPU sampler (kernels/sample.wgsl) is tested against it.
+ */
+export function samplingProbs(
   logits: Float32Array,
-  options: { temperature?: number; topK?: number; topP?: number; rng?: Rng },
-): number {
+  options: SamplingOptions,
+): { ids: number[]; probs: number[] } {
   const { temperature = 1, topK = 0, topP = 1 } = options;
-  let best = 0;
-  for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
-  if (temperature <= 0) return best;
+  if (temperature <= 0) {
+    let best = 0;
+    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    return { ids: [best], probs: [1] };
+  }
   let idx = Array.from(logits.keys());
   idx.sort((a, b) => logits[b] - logits[a]);
   if (topK > 0 && topK < idx.length) idx = idx.slice(0, topK);
@@ -196,16 +216,31 @@ export function sampleToken(
     sum = probs.reduce((a, b) => a + b, 0);
     probs = probs.map((p) => p / sum);
   }
+  return { ids: idx, probs };
+}
+
+/** Picks the next token from logits on the CPU (one `rng` draw unless greedy). */
+export function sampleToken(
+  logits: Float32Array,
+  options: SamplingOptions & { rng?: Rng },
+): number {
+  const { ids, probs } = samplingProbs(logits, options);
+  if ((options.temperature ?? 1) <= 0) return ids[0];
   const u = (options.rng ?? new Rng(Date.now())).random();
   let acc = 0;
   for (let i = 0; i < probs.length; i++) {
     acc += probs[i];
-    if (u < acc) return idx[i];
+    if (u < acc) return ids[i];
   }
-  return idx[idx.length - 1];
+  return ids[ids.length - 1];
 }
 
-/** Generates tokens after a prompt with one sequence (B = 1) over the model's context window. */
+/**
+ * Generates tokens after a prompt with one sequence (B = 1), recomputing the forward pass over the
+ * model's context window for each new token, and sampling on the CPU.
+ * @deprecated Use `Decoder` (model/decode.ts); this stays while the pretraining and SFT stages use
+ * it.
+ */
 export class Sampler {
   readonly graph: Graph;
   #staging: GPUBuffer;

@@ -235,9 +235,12 @@ export function blockForward(
     attention: (x: string) => Op[];
     /** The GELU inside the fc product (default {@linkcode geluFusion}). */
     fuseGelu?: boolean;
+    /** Builds the linear layers' products (default matmulForward; decoding steps pass their own). */
+    product?: typeof matmulForward;
   },
 ): Op[] {
   const { gpt, l, residualIn, N, attention } = args;
+  const product = args.product ?? matmulForward;
   const fuse = args.fuseGelu ?? geluFusion.value;
   const a = args.acts;
   const p = (name: string) => gpt.param(name);
@@ -254,7 +257,7 @@ export function blockForward(
     N,
     C,
   }));
-  ops.push(...matmulForward(gpu, {
+  ops.push(...product(gpu, {
     out: a(`${x}qkv`), // (N,3C)
     inp: a(`${x}ln1`),
     weight: p(`${pre}attn.c_attn.weight`),
@@ -264,7 +267,7 @@ export function blockForward(
     OC: 3 * C,
   }));
   ops.push(...attention(x));
-  ops.push(...matmulForward(gpu, {
+  ops.push(...product(gpu, {
     out: a(`${x}attproj`),
     inp: a(`${x}atty`),
     weight: p(`${pre}attn.c_proj.weight`),
@@ -289,7 +292,7 @@ export function blockForward(
     N,
     C,
   }));
-  ops.push(...matmulForward(gpu, {
+  ops.push(...product(gpu, {
     out: a(`${x}fch`), // (N,4C)
     gelu: fuse ? a(`${x}fch_gelu`) : undefined, // (N,4C), by the same op
     inp: a(`${x}ln2`),
@@ -300,7 +303,7 @@ export function blockForward(
     OC: 4 * C,
   }));
   if (!fuse) ops.push(...geluForward(gpu, { out: a(`${x}fch_gelu`), inp: a(`${x}fch`) }));
-  ops.push(...matmulForward(gpu, {
+  ops.push(...product(gpu, {
     out: a(`${x}fcproj`),
     inp: a(`${x}fch_gelu`),
     weight: p(`${pre}mlp.c_proj.weight`),

@@ -9,7 +9,7 @@
  * - `gold_score`: the judge's score in [0, 1],
  * - `mean_length`: response length in tokens (end-of-text not counted).
  *
- * Generation is greedy, with the KV cache of model/rollout.ts (see {@linkcode GreedyGenerator}).
+ * Generation is greedy, with the KV-cache decoder of model/decode.ts.
  *
  * @module
  */
@@ -17,7 +17,7 @@ import { extractResponse, formatPrompt } from "../data/template.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import { judge, type Judgement } from "../data/world/mod.ts";
 import type { Gpt } from "./gpt.ts";
-import { Generator } from "./rollout.ts";
+import { Decoder } from "./decode.ts";
 
 /** The metrics of {@linkcode evaluateInstructions}; the key names are shared with reports. */
 export interface InstructMetrics {
@@ -50,19 +50,21 @@ export interface JudgedResponse {
 }
 
 /**
- * Greedy continuations of many prompts, `rows` at a time, with the KV-cache generator of
- * model/rollout.ts (which gives exactly the tokens of recomputing the full forward per token).
+ * Greedy continuations of many prompts, `rows` at a time.
+ * @deprecated Use `Decoder` (model/decode.ts) with `temperature: 0`; this wrapper stays while the
+ * SFT stage uses it.
  */
 export class GreedyGenerator {
   readonly gpt: Gpt;
   /** Rows generated together. */
   readonly rows: number;
-  #generator: Generator;
+  /** The decoder it runs. */
+  readonly decoder: Decoder;
 
   constructor(gpt: Gpt, rows = 1) {
     this.gpt = gpt;
     this.rows = Math.max(1, rows);
-    this.#generator = new Generator(gpt, this.rows);
+    this.decoder = new Decoder(gpt, { rows: this.rows });
   }
 
   /**
@@ -73,22 +75,12 @@ export class GreedyGenerator {
     prompts: readonly (readonly number[])[],
     options: { maxTokens: number; stopToken?: number },
   ): Promise<number[][]> {
-    const out: number[][] = [];
-    for (let first = 0; first < prompts.length; first += this.rows) {
-      const chunk = prompts.slice(first, first + this.rows);
-      const r = await this.#generator.generate(chunk, {
-        maxTokens: options.maxTokens,
-        temperature: 0,
-        stopToken: options.stopToken,
-      });
-      out.push(...r.tokens);
-    }
-    return out;
+    return (await this.decoder.generate(prompts, { ...options, temperature: 0 })).tokens;
   }
 
-  /** Frees the generator. */
+  /** Frees the decoder. */
   destroy(): void {
-    this.#generator.destroy();
+    this.decoder.destroy();
   }
 }
 
@@ -136,9 +128,11 @@ export interface InstructEvalOptions {
   maxTokens?: number;
   /** Number of prompts, spread evenly over the list (0: all). Default 16. */
   limit?: number;
-  /** A generator to reuse (it is not destroyed); default: one made and freed here. */
+  /** A decoder to reuse (it is not destroyed); default: one made and freed here. */
+  decoder?: Decoder;
+  /** @deprecated A greedy generator to reuse: give `decoder` instead. */
   generator?: GreedyGenerator;
-  /** Prompts generated together when no generator is given. Default 1. */
+  /** Prompts generated together when no decoder is given. Default 1. */
   rows?: number;
   /** Receives every judged response (for samples and reports). */
   onResponse?: (r: JudgedResponse) => void;
@@ -156,14 +150,19 @@ export async function evaluateInstructions(
 ): Promise<InstructMetrics> {
   const { maxTokens = 80, limit = 16 } = options;
   const chosen = selectPrompts(prompts, limit);
-  const generator = options.generator ?? new GreedyGenerator(gpt, options.rows ?? 1);
+  const given = options.decoder ?? options.generator?.decoder;
+  const decoder = given ?? new Decoder(gpt, { rows: options.rows ?? 1 });
   try {
     const encoded = chosen.map((p) => tokenizer.encode(formatPrompt(p)));
-    const outs = await generator.generate(encoded, { maxTokens, stopToken: tokenizer.eot });
-    const judged = chosen.map((p, i) => judgeResponse(tokenizer, p, outs[i]));
+    const outs = await decoder.generate(encoded, {
+      maxTokens,
+      temperature: 0,
+      stopToken: tokenizer.eot,
+    });
+    const judged = chosen.map((p, i) => judgeResponse(tokenizer, p, outs.tokens[i]));
     if (options.onResponse) judged.forEach(options.onResponse);
     return scoreResponses(judged);
   } finally {
-    if (!options.generator) generator.destroy();
+    if (!given) decoder.destroy();
   }
 }

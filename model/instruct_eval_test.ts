@@ -3,10 +3,9 @@ import { getGpu } from "../gpu/device.ts";
 import { buildTokenizer } from "../data/tokenizer.ts";
 import { generateWorld } from "../data/world/mod.ts";
 import { Gpt } from "./gpt.ts";
-import { Sampler } from "./generate.ts";
+import { Decoder } from "./decode.ts";
 import {
   evaluateInstructions,
-  GreedyGenerator,
   INSTRUCT_METRICS,
   judgeResponse,
   scoreResponses,
@@ -50,36 +49,33 @@ Deno.test("selectPrompts spreads the choice over the list", () => {
   assertEquals(selectPrompts(items, 20), items);
 });
 
-Deno.test("batched greedy generation matches the one-sequence sampler", async () => {
+Deno.test("batched greedy answers equal one-at-a-time answers; evaluation takes a decoder", async () => {
   const gpu = await getGpu();
   const gpt = Gpt.create(gpu, { vocabSize: 257, context: 48, layers: 1, heads: 2, width: 32 }, {
     seed: 5,
   });
-  // Prompts of different lengths (the KV-cache generator stops a row when the context is full, so
-  // every prompt here leaves room for all 12 new tokens).
+  // Prompts of different lengths (the decoder stops a row when the context is full, so every
+  // prompt here leaves room for all 12 new tokens).
   const prompts = ["a", "hello", "tips for sleep", "a longer prompt than the context"].map(enc);
-  const gen = new GreedyGenerator(gpt, 3); // 4 prompts: two chunks
-  const sampler = new Sampler(gpt);
+  const batched = new Decoder(gpt, { rows: 3 }); // 4 prompts: two batches
+  const single = new Decoder(gpt);
   try {
     const eot = 101; // a frequent-enough stop token for a random model: any id works
-    const outs = await gen.generate(prompts, { maxTokens: 12, stopToken: eot });
+    const greedy = { maxTokens: 12, temperature: 0, stopToken: eot };
+    const outs = await batched.generate(prompts, greedy);
     for (let i = 0; i < prompts.length; i++) {
-      const want = await sampler.generate(prompts[i], {
-        maxTokens: 12,
-        temperature: 0,
-        stopToken: eot,
-      });
-      assertEquals(outs[i], want, `prompt ${i}`);
+      const want = await single.generate([prompts[i]], greedy);
+      assertEquals(outs.tokens[i], want.tokens[0], `prompt ${i}`);
     }
     const m = await evaluateInstructions(gpt, bytes, ["Give 2 tips for sleep", "List 3 ways"], {
       maxTokens: 4,
-      generator: gen,
+      decoder: batched,
     });
     for (const k of INSTRUCT_METRICS) assert(Number.isFinite(m[k]), k);
     assert(m.mean_length <= 4);
   } finally {
-    gen.destroy();
-    sampler.destroy();
+    batched.destroy();
+    single.destroy();
     gpt.destroy();
   }
 });

@@ -1,25 +1,17 @@
 /**
- * Batched generation for RLHF rollouts and evaluation: B prompts at once, each row with its own
- * length, sampled with temperature / top-k / top-p (temperature 0: greedy).
- *
- * Generation uses a KV cache. A full forward pass over the right-padded prompts (a {@linkcode Graph}
- * of B rows and the smallest length bucket that holds them) computes every layer's q, k, v; they are
- * copied into the cache (B, context, 3C) per layer. Each later step runs the model on one new token
- * per row at that row's own position (kernels/kv_cache.ts for the embedding and the attention,
- * the ordinary kernels with N = B rows for the rest) and reads back only B rows of logits. The
- * arithmetic is that of a full recomputation, so greedy decoding gives the same tokens.
+ * Batched generation with sampling on the CPU: B prompts at once, each row with its own length,
+ * one wait on the GPU and a read of B rows of logits per new token. The decoder of
+ * model/decode.ts samples on the GPU instead and reads back once per many tokens; this one stays
+ * only while the RLHF stage still uses it.
  *
  * @module
  */
 import { throwUncapturedErrors } from "../gpu/device.ts";
-import { assertNoGpuErrors, encodeOps, type Op } from "../gpu/kernel.ts";
+import { assertNoGpuErrors, encodeOps } from "../gpu/kernel.ts";
 import { Rng } from "../data/rng.ts";
-import { attentionDecode, embedAt } from "../kernels/kv_cache.ts";
-import { layernormForward } from "../kernels/layernorm.ts";
-import { type AttentionMode, blockForward, type Gpt, Graph, type GraphOptions } from "./gpt.ts";
-import { bindingLimit, lmHeadForward, vocabPieces, vocabRowsOf } from "./split.ts";
+import type { Gpt } from "./gpt.ts";
 import { sampleToken } from "./generate.ts";
-import { type TensorSpec, TensorTable } from "./tensors.ts";
+import { KvStep, type KvStepOptions } from "./kv_step.ts";
 
 /** Sampling settings of a batch of rollouts. */
 export interface RolloutOptions {
@@ -48,130 +40,25 @@ export interface Rollout {
 }
 
 /** Options of {@linkcode Generator}. */
-export interface GeneratorOptions {
-  /**
-   * Largest tensor one binding may hold, in bytes (default: the adapter's limit): a larger token
-   * embedding is bound in pieces of token ids. Tests set it low to exercise the split.
-   */
-  maxBindingBytes?: number;
-  /** The prompts' forward pass: attention with its probabilities kept or recomputed (GraphOptions). */
-  attention?: AttentionMode;
-}
+export type GeneratorOptions = KvStepOptions;
 
-/** Prompt length buckets: the prefill graph's T is a multiple of this (or the context). */
-const BUCKET = 16;
-
-/** Generates continuations of up to B prompts at once with a KV cache. */
+/**
+ * Generates continuations of up to B prompts at once with a KV cache, sampling on the CPU.
+ * @deprecated Use `Decoder` (model/decode.ts), which samples on the GPU.
+ */
 export class Generator {
   readonly gpt: Gpt;
   readonly B: number;
-  readonly #cache: TensorTable;
-  readonly #acts: TensorTable;
-  readonly #io: TensorTable;
-  readonly #decode: Op[];
-  readonly #prefill = new Map<number, Graph>();
+  readonly #step: KvStep;
   readonly #staging: GPUBuffer;
-  readonly #graphOptions: Pick<GraphOptions, "maxBindingBytes" | "attention">;
 
   constructor(gpt: Gpt, B: number, options: GeneratorOptions = {}) {
-    if (gpt.config.head === "scalar") throw new Error("Generation needs a model with the LM head");
     this.gpt = gpt;
     this.B = B;
-    this.#graphOptions = { maxBindingBytes: options.maxBindingBytes, attention: options.attention };
-    const gpu = gpt.gpu;
-    const { width: C, vocabSize: V, layers: L, heads: NH, context: T } = gpt.config;
-    const pieces = vocabPieces(V, C, bindingLimit(gpu, options.maxBindingBytes));
-    const wte = vocabRowsOf(gpt.param("transformer.wte.weight"), pieces, C);
-    this.#cache = TensorTable.create(
-      gpu,
-      `kv cache ${B}x${T}`,
-      Array.from({ length: L }, (_, l) => ({ name: `${l}`, shape: [B, T, 3 * C] })),
-    );
-    const specs: TensorSpec[] = [{ name: "encoded", shape: [B, C] }];
-    for (let l = 0; l < L; l++) {
-      const s = (name: string, shape: number[]) => specs.push({ name: `${l}.${name}`, shape });
-      s("ln1", [B, C]);
-      s("ln1_mean", [B]);
-      s("ln1_rstd", [B]);
-      s("qkv", [B, 3 * C]);
-      s("atty", [B, C]);
-      s("attproj", [B, C]);
-      s("residual2", [B, C]);
-      s("ln2", [B, C]);
-      s("ln2_mean", [B]);
-      s("ln2_rstd", [B]);
-      s("fch", [B, 4 * C]);
-      s("fch_gelu", [B, 4 * C]);
-      s("fcproj", [B, C]);
-      s("residual3", [B, C]);
-    }
-    specs.push(
-      { name: "lnf", shape: [B, C] },
-      { name: "lnf_mean", shape: [B] },
-      { name: "lnf_rstd", shape: [B] },
-      { name: "logits", shape: [B, V] },
-    );
-    this.#acts = TensorTable.create(gpu, `decode ${B}`, specs);
-    this.#io = TensorTable.create(gpu, `decode io ${B}`, [
-      { name: "tokens", shape: [B] },
-      { name: "pos", shape: [B] },
-    ], { contiguous: true });
-    const a = (name: string) => this.#acts.get(name);
-    const p = (name: string) => gpt.param(name);
-    const io = (name: string) => this.#io.get(name);
-    const N = B;
-    const ops: Op[] = [];
-    ops.push(...embedAt(gpu, {
-      out: a("encoded"), // (B,C)
-      tokens: io("tokens"),
-      pos: io("pos"),
-      wte,
-      wpe: p("transformer.wpe.weight"),
-      B,
-      C,
-    }));
-    for (let l = 0; l < L; l++) {
-      ops.push(...blockForward(gpu, {
-        gpt,
-        acts: a,
-        l,
-        residualIn: l === 0 ? a("encoded") : a(`${l - 1}.residual3`),
-        N,
-        attention: (x) =>
-          attentionDecode(gpu, {
-            out: a(`${x}atty`), // (B,C)
-            cache: this.#cache.get(`${l}`), // (B,T,3C)
-            fresh: a(`${x}qkv`),
-            pos: io("pos"),
-            B,
-            T,
-            C,
-            NH,
-          }),
-      }));
-    }
-    ops.push(...layernormForward(gpu, {
-      out: a("lnf"),
-      mean: a("lnf_mean"),
-      rstd: a("lnf_rstd"),
-      inp: a(`${L - 1}.residual3`),
-      weight: p("transformer.ln_f.weight"),
-      bias: p("transformer.ln_f.bias"),
-      N,
-      C,
-    }));
-    ops.push(...lmHeadForward(gpu, {
-      logits: a("logits"), // (B,V), tied LM head
-      inp: a("lnf"),
-      wte,
-      N,
-      C,
-      V,
-    }));
-    this.#decode = ops;
-    this.#staging = gpu.device.createBuffer({
+    this.#step = new KvStep(gpt, B, options);
+    this.#staging = gpt.gpu.device.createBuffer({
       label: "rollout logits",
-      size: Math.ceil((B * V) / 4) * 16,
+      size: Math.ceil((B * gpt.config.vocabSize) / 4) * 16,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
   }
@@ -181,20 +68,11 @@ export class Generator {
     await assertNoGpuErrors();
   }
 
-  #prefillGraph(len: number): Graph {
-    const ctx = this.gpt.config.context;
-    const T = Math.min(ctx, Math.ceil(len / BUCKET) * BUCKET);
-    let g = this.#prefill.get(T);
-    if (!g) {
-      g = new Graph(this.gpt, { B: this.B, T, training: false, ...this.#graphOptions });
-      this.#prefill.set(T, g);
-    }
-    return g;
-  }
-
   async #readLogits(enc: GPUCommandEncoder): Promise<Float32Array> {
     const gpu = this.gpt.gpu;
     const n = this.B * this.gpt.config.vocabSize;
+    const lg = this.#step.logits;
+    enc.copyBufferToBuffer(lg.buffer, lg.offset, this.#staging, 0, n * 4);
     gpu.device.queue.submit([enc.finish()]);
     await this.#staging.mapAsync(GPUMapMode.READ);
     const out = new Float32Array(this.#staging.getMappedRange(0, n * 4).slice(0));
@@ -216,46 +94,14 @@ export class Generator {
       throw new RangeError(`Generator takes 1 to ${B} prompts, got ${prompts.length}`);
     }
     const gpu = this.gpt.gpu;
-    const { context: ctx, vocabSize: V, width: C, layers: L } = this.gpt.config;
+    const { context: ctx, vocabSize: V } = this.gpt.config;
     const rows = prompts.map((p) => {
       if (p.length === 0) throw new RangeError("Every prompt needs at least one token");
       return p.slice(-(ctx - 1));
     });
-    const maxLen = Math.max(...rows.map((r) => r.length));
-    const graph = this.#prefillGraph(maxLen);
-    const T = graph.T;
-    const inputs = new Uint32Array(B * T);
-    rows.forEach((r, b) => inputs.set(r, b * T));
-    const q = gpu.device.queue;
-    const inp = graph.io.get("inputs");
-    q.writeBuffer(inp.buffer, inp.offset, inputs);
+    const step = this.#step;
     let enc = gpu.device.createCommandEncoder({ label: "prefill" });
-    let pass = enc.beginComputePass();
-    encodeOps(pass, graph.forward);
-    pass.end();
-    const rowBytes = 3 * C * 4;
-    for (let l = 0; l < L; l++) {
-      const src = graph.acts.get(`${l}.qkv`), dst = this.#cache.get(`${l}`);
-      for (let b = 0; b < rows.length; b++) {
-        enc.copyBufferToBuffer(
-          src.buffer,
-          src.offset + b * T * rowBytes,
-          dst.buffer,
-          dst.offset + b * ctx * rowBytes,
-          T * rowBytes,
-        );
-      }
-    }
-    rows.forEach((r, b) => {
-      const logits = graph.logitsRow(b * T + r.length - 1);
-      enc.copyBufferToBuffer(
-        logits.buffer,
-        logits.offset,
-        this.#staging,
-        b * V * 4,
-        V * 4,
-      );
-    });
+    step.encodePrefill(enc, rows);
     let all = await this.#readLogits(enc);
     const rng = options.rng ?? new Rng(Date.now());
     const sampling = {
@@ -269,7 +115,7 @@ export class Generator {
     const active = rows.map(() => true);
     const tokens = new Uint32Array(B);
     const pos = new Uint32Array(B);
-    const io = this.#io;
+    const q = gpu.device.queue;
     for (;;) {
       let any = false;
       for (let b = 0; b < rows.length; b++) {
@@ -286,14 +132,12 @@ export class Generator {
         pos[b] = Math.min(length - 1, ctx - 1);
       }
       if (!any) break;
-      q.writeBuffer(io.buffers[0], io.get("tokens").offset, tokens);
-      q.writeBuffer(io.buffers[0], io.get("pos").offset, pos);
+      q.writeBuffer(step.tokens.buffer, step.tokens.offset, tokens);
+      q.writeBuffer(step.pos.buffer, step.pos.offset, pos);
       enc = gpu.device.createCommandEncoder({ label: "decode" });
-      pass = enc.beginComputePass();
-      encodeOps(pass, this.#decode);
+      const pass = enc.beginComputePass();
+      encodeOps(pass, step.ops);
       pass.end();
-      const lg = this.#acts.get("logits");
-      enc.copyBufferToBuffer(lg.buffer, lg.offset, this.#staging, 0, B * V * 4);
       all = await this.#readLogits(enc);
     }
     return { tokens: out, finished, prompts: rows };
@@ -301,10 +145,7 @@ export class Generator {
 
   /** Frees the GPU memory. */
   destroy(): void {
-    this.#cache.destroy();
-    this.#acts.destroy();
-    this.#io.destroy();
-    for (const g of this.#prefill.values()) g.destroy();
+    this.#step.destroy();
     this.#staging.destroy();
   }
 }

@@ -14,7 +14,6 @@
  *
  * @module
  */
-import { Rng } from "../data/rng.ts";
 import { formatPrompt } from "../data/template.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import {
@@ -28,7 +27,7 @@ import { Evaluator, responseBatch, responseLogProbs, type ResponseSeq } from "./
 import type { Gpt } from "./gpt.ts";
 import { evaluateInstructions, type JudgedResponse, selectPrompts } from "./instruct_eval.ts";
 import { ValueReader } from "./reward.ts";
-import { Generator } from "./rollout.ts";
+import { Decoder } from "./decode.ts";
 
 /** One checkpoint's row of the comparison table. */
 export interface StageMetrics {
@@ -153,23 +152,21 @@ export async function evaluateStage(
   let kl = NaN;
   if (options.sft === gpt) kl = 0;
   else if (options.sft) {
-    const gen = new Generator(gpt, rows);
-    const rng = new Rng(options.seed ?? 7);
-    const samples: ResponseSeq[] = [];
+    const decoder = new Decoder(gpt, { rows });
+    let samples: ResponseSeq[];
     try {
-      for (let i = 0; i < encoded.length; i += rows) {
-        const out = await gen.generate(encoded.slice(i, i + rows), {
-          maxTokens,
-          temperature: 1,
-          rng,
-          stopToken: tokenizer.eot,
-        });
-        out.tokens.forEach((t, j) =>
-          samples.push({ seq: [...out.prompts[j], ...t], promptLength: out.prompts[j].length })
-        );
-      }
+      const out = await decoder.generate(encoded, {
+        maxTokens,
+        temperature: 1,
+        seed: options.seed ?? 7,
+        stopToken: tokenizer.eot,
+      });
+      samples = out.tokens.map((t, j) => ({
+        seq: [...out.prompts[j], ...t],
+        promptLength: out.prompts[j].length,
+      }));
     } finally {
-      gen.destroy();
+      decoder.destroy();
     }
     const lp = await samplesLogProbs(gpt, samples, tokenizer.eot);
     const ref = await samplesLogProbs(options.sft, samples, tokenizer.eot);

@@ -8,6 +8,7 @@
  *     deno task bench --gpt2               # GPT-2 124M: vocab 50257, 12 layers, 12 heads,
  *                                          # width 768, context 1024, batch 8
  *     deno task bench --json               # one JSON object instead of the table
+ *     deno task bench --decode             # generation instead: scripts/bench_decode.ts
  *
  * A step is forward + backward + clip + AdamW. Ours and every peer first train 10 steps on batches
  * 0..9 and report those losses, which must agree with ours (same weights, same data, same
@@ -31,9 +32,12 @@ import { BMM_SETTINGS, bmmTuning, parseKernelSpec } from "../kernels/bmm.ts";
 import { parseFlags, runMain, UsageError } from "../stages/cli.ts";
 import { ATTENTION_FLAG } from "../stages/_loop.ts";
 import { median } from "./_bench_peer.ts";
+import { findTorchPython, hasCuda, runPeer, slowBlas } from "./_bench_torch.ts";
+import { benchDecode } from "./bench_decode.ts";
 
 const USAGE =
-  "Usage: deno task bench [--gpt2] [--peers torch,jax,tfjs|all|none] [--json] [options]";
+  "Usage: deno task bench [--gpt2] [--peers torch,jax,tfjs|all|none] [--json] [options] " +
+  "(--decode: the decode benchmark)";
 /** The `--gemm` flag of the benchmark and the profiler. */
 export const GEMM_FLAG = {
   default: "default",
@@ -115,21 +119,6 @@ function flagsFor(gpt2: boolean) {
   };
 }
 
-/** Finds a Python that imports torch. */
-async function findTorchPython(explicit: string): Promise<string | undefined> {
-  for (const py of explicit ? [explicit] : ["/usr/bin/python3", "python3"]) {
-    try {
-      const { success } = await new Deno.Command(py, {
-        args: ["-c", "import torch"],
-        stdout: "null",
-        stderr: "null",
-      }).output();
-      if (success) return py;
-    } catch { /* not installed */ }
-  }
-  return undefined;
-}
-
 /** One peer's result line (see scripts/bench_torch.py and the WebGPU peers). */
 interface PeerResult {
   name: string;
@@ -141,27 +130,15 @@ interface PeerResult {
   device?: string;
   dtype?: string;
   adapter?: string;
+  blas?: string;
   rounds_tokens_per_s?: number[];
-}
-
-/** Runs one peer command; its last stdout line is its JSON result. */
-async function runPeer(label: string, cmd: string, args: string[]): Promise<PeerResult | string> {
-  let out;
-  try {
-    out = await new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).output();
-  } catch (e) {
-    return `${label} could not start: ${(e as Error).message}`;
-  }
-  const text = new TextDecoder().decode(out.stdout).trim().split("\n").pop() ?? "";
-  if (out.success && text.startsWith("{")) return JSON.parse(text) as PeerResult;
-  const err = new TextDecoder().decode(out.stderr).trim().split("\n").filter(Boolean).pop();
-  return `${label} failed: ${err ?? `exit ${out.code}`}`;
 }
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 if (import.meta.main) {
   await runMain(async () => {
+    if (Deno.args.includes("--decode")) return await benchDecode(Deno.args);
     const f = parseFlags(Deno.args, flagsFor(Deno.args.includes("--gpt2")), USAGE);
     const peerNames = f.peers === "all"
       ? ["torch", "jax", "tfjs"]
@@ -284,7 +261,7 @@ if (import.meta.main) {
             (device === "auto" && gpu.isCpu === false && await hasCuda(py));
           if (cuda) {
             add(
-              await runPeer("pytorch-cuda", py, [
+              await runPeer<PeerResult>("pytorch-cuda", py, [
                 here("bench_torch.py"),
                 "--dir",
                 dir,
@@ -293,7 +270,7 @@ if (import.meta.main) {
               ]),
             );
             add(
-              await runPeer("pytorch-cuda-bf16", py, [
+              await runPeer<PeerResult>("pytorch-cuda-bf16", py, [
                 here("bench_torch.py"),
                 "--dir",
                 dir,
@@ -308,7 +285,7 @@ if (import.meta.main) {
             // extra threads can cost more than they give).
             let best: PeerResult | undefined;
             for (const threads of new Set([1, navigator.hardwareConcurrency])) {
-              const r = await runPeer("pytorch-cpu", py, [
+              const r = await runPeer<PeerResult>("pytorch-cpu", py, [
                 here("bench_torch.py"),
                 "--dir",
                 dir,
@@ -324,7 +301,7 @@ if (import.meta.main) {
           // --no-lock: the peers' npm packages stay out of the project's lockfile
           const file = name === "jax" ? "peers/jax.ts" : "peers/tfjs.ts";
           add(
-            await runPeer(name, Deno.execPath(), [
+            await runPeer<PeerResult>(name, Deno.execPath(), [
               "run",
               "-A",
               "--no-lock",
@@ -342,11 +319,15 @@ if (import.meta.main) {
           : NaN;
         // float32 peers must agree closely; a bfloat16 peer is reported with its difference
         const tolerance = String(p.dtype ?? "fp32") === "bf16" ? 5e-2 : 2e-3;
+        // a CPU peer on the reference BLAS is about 20x too slow: its ratio does not count
+        const invalid = p.name === "pytorch-cpu" ? slowBlas(p.blas) : undefined;
+        if (invalid) failures.push(`INVALID  ${invalid}`);
         return {
           ...p,
           max_loss_diff: round(diff, 6),
           losses_match: diff <= tolerance,
-          ratio: round(ours / p.tokens_per_s, 3),
+          ratio: invalid ? null : round(ours / p.tokens_per_s, 3),
+          ...(invalid ? { invalid } : {}),
         };
       });
       const result = {
@@ -417,7 +398,8 @@ if (import.meta.main) {
           : "";
         console.log(
           `${String(r.name).padEnd(8)} ${round(r.tokens_per_s, 1)} tokens/s${spread} (${what}); ` +
-            `ours/peer ${r.ratio}x; losses ${r.losses_match ? "match" : "DIFFER"} ` +
+            `ours/peer ${r.ratio === null ? "INVALID (see below)" : `${r.ratio}x`}; ` +
+            `losses ${r.losses_match ? "match" : "DIFFER"} ` +
             `(max diff ${r.max_loss_diff})`,
         );
       }
@@ -426,14 +408,4 @@ if (import.meta.main) {
       await Deno.remove(dir, { recursive: true });
     }
   });
-}
-
-/** Whether this Python's torch sees a CUDA device. */
-async function hasCuda(py: string): Promise<boolean> {
-  const { success, stdout } = await new Deno.Command(py, {
-    args: ["-c", "import torch; print(torch.cuda.is_available())"],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  return success && new TextDecoder().decode(stdout).trim() === "True";
 }

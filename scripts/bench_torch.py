@@ -190,6 +190,32 @@ def openblas_info():
     return None
 
 
+def setup_blas(torch, threads, source):
+    """Gives OpenBLAS `threads` threads; returns what BLAS torch runs on, for the "blas" field."""
+    blas = openblas_info()
+    if blas is None:
+        return torch.__config__.show().split("BLAS_INFO=")[1].split(",")[0]
+    blas.openblas_set_num_threads(threads)
+    version = " ".join(blas.openblas_get_config().decode().split()[:2])
+    core = blas.openblas_get_corename().decode()
+    return f"{version} (threads={blas.openblas_get_num_threads()}), core {core} ({source})"
+
+
+def setup_device(torch, cfg, source, script):
+    """torch's threads, its BLAS, and the device: (device, what runs the products)."""
+    torch.set_num_threads(cfg["threads"])
+    blas_text = setup_blas(torch, cfg["threads"], source)
+    if cfg["device"] != "cuda":
+        return torch.device("cpu"), blas_text
+    if not torch.cuda.is_available():
+        print(f"{script}: --device cuda, but torch sees no CUDA device", file=sys.stderr)
+        sys.exit(1)
+    # the float32 peer computes in float32: no TF32 in matrix products or convolutions
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    return torch.device("cuda"), f"CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}"
+
+
 def init_params(torch, cfg):
     """GPT-2 parameters in Hugging Face layout (Conv1D weights (in, out)), float32, GPT-2 init."""
     V, P, L, C = cfg["vocab"], cfg["context"], cfg["layers"], cfg["width"]
@@ -308,27 +334,9 @@ def main():
 
     import torch
 
-    torch.set_num_threads(cfg["threads"])
     torch.manual_seed(cfg["seed"])
-    blas = openblas_info()
-    if blas is not None:
-        blas.openblas_set_num_threads(cfg["threads"])
-        version = " ".join(blas.openblas_get_config().decode().split()[:2])
-        core = blas.openblas_get_corename().decode()
-        blas_text = f"{version} (threads={blas.openblas_get_num_threads()}), core {core} ({source})"
-    else:
-        blas_text = torch.__config__.show().split("BLAS_INFO=")[1].split(",")[0]
-
+    device, blas_text = setup_device(torch, cfg, source, "bench_torch")
     cuda = cfg["device"] == "cuda"
-    if cuda:
-        if not torch.cuda.is_available():
-            print("bench_torch: --device cuda, but torch sees no CUDA device", file=sys.stderr)
-            sys.exit(1)
-        # the float32 peer computes in float32: no TF32 in matrix products or convolutions
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        blas_text = f"CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}"
-    device = torch.device("cuda" if cuda else "cpu")
     hyper = cfg.get("hyper") or {
         "lr": 1e-3, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weightDecay": 0.1, "gradClip": 1.0
     }

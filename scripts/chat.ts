@@ -18,7 +18,7 @@ import { Rng } from "../data/rng.ts";
 import { encodeConversation, INSTRUCTION_HEADER, type Turn } from "../data/template.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
 import { loadModel } from "../model/checkpoint.ts";
-import { Sampler, sampleToken } from "../model/generate.ts";
+import { Decoder, STREAMING_TOKENS_PER_SUBMIT } from "../model/decode.ts";
 import { parseFlags, runMain, UsageError } from "../stages/cli.ts";
 
 const USAGE = "Usage: deno task chat [--checkpoint DIR] [--prompt TEXT] [options]";
@@ -93,7 +93,7 @@ export async function chat(args: string[]): Promise<void> {
   const f = parseFlags(args, FLAGS, USAGE);
   const gpu = await getGpu();
   const { gpt, tokenizer } = await loadModel(gpu, f.checkpoint);
-  const sampler = new Sampler(gpt);
+  const generator = new Decoder(gpt);
   const rng = new Rng(f.seed);
   const context = gpt.config.context;
   const reserve = Math.min(f.tokens, Math.floor(context / 2));
@@ -106,28 +106,31 @@ export async function chat(args: string[]): Promise<void> {
   const answer = async (turns: Turn[]): Promise<{ text: string; kept: number }> => {
     const { ids, kept } = fitConversation(tokenizer, turns, context, reserve);
     const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
-    const tokens = [...ids];
     let text = "", shown = 0;
-    for (let i = 0; i < f.tokens; i++) {
-      const id = sampleToken(await sampler.nextLogits(tokens), {
-        temperature: f.temperature,
-        topK: f["top-k"],
-        topP: f["top-p"],
-        rng,
-      });
-      if (id === tokenizer.eot) break;
-      tokens.push(id);
-      text += decoder.decode(tokenizer.decodeBytes([id]), { stream: true });
-      const stop = text.indexOf(STOP_MARKER);
-      if (stop >= 0) {
-        text = text.slice(0, stop);
-        break;
-      }
-      // Hold back trailing white space and what may be the start of the stop marker.
-      const safe = text.slice(0, text.length - partialMarker(text, STOP_MARKER)).trimEnd().length;
-      if (safe > shown) {
-        write(text.slice(shown, safe));
-        shown = safe;
+    const options = {
+      maxTokens: f.tokens,
+      temperature: f.temperature,
+      topK: f["top-k"],
+      topP: f["top-p"],
+      seed: rng.nextU32(),
+      stopToken: tokenizer.eot,
+      tokensPerSubmit: STREAMING_TOKENS_PER_SUBMIT,
+    };
+    reading: for await (const chunk of generator.stream([ids], options)) {
+      for (const id of chunk.tokens[0]) {
+        if (id === tokenizer.eot) break reading;
+        text += decoder.decode(tokenizer.decodeBytes([id]), { stream: true });
+        const stop = text.indexOf(STOP_MARKER);
+        if (stop >= 0) {
+          text = text.slice(0, stop);
+          break reading;
+        }
+        // Hold back trailing white space and what may be the start of the stop marker.
+        const safe = text.slice(0, text.length - partialMarker(text, STOP_MARKER)).trimEnd().length;
+        if (safe > shown) {
+          write(text.slice(shown, safe));
+          shown = safe;
+        }
       }
     }
     text += decoder.decode();

@@ -13,7 +13,9 @@
 #      products (its speed decides the GPUs' default);
 #   4. where the time of a GPT-2 124M step goes (scripts/profile.ts, GPU timestamps per op), with
 #      the default attention and with flash attention;
-#   5. `deno task bench` on the small config;
+#   5. `deno task bench` on the small config, and `deno task bench --decode` (greedy KV-cache
+#      generation against PyTorch's, batch 1 and 64 x 128 tokens) on GPT-2 124M's shape and on the
+#      small config;
 #   6. the kernel tests and the PyTorch-reference model tests, on the GPU's own kernel variants
 #      (last: if time runs out, the measurements are already there).
 #
@@ -46,12 +48,16 @@ if [ "${QUICK:-0}" = 1 ]; then
   tests=(kernels/bmm_test.ts)
   profile=(--vocab 2048 --layers 1 --heads 12 --width 768 --context 128 --batch 2 --repeat 1)
   small=(--steps 2 --warmup 0 --rounds 1)
+  decode=(--vocab 512 --layers 1 --heads 2 --width 64 --context 64 --prompt 8 --tokens 16 --rounds 1)
+  decode_small=(--batches 1,4 --tokens 16 --rounds 1)
 else
   gemm_sizes=()
   gpt2=(--gpt2 --steps 6 --warmup 1)
   tests=(kernels/ model/trainer_test.ts tests/gpt_reference_test.ts)
   profile=(--vocab 50257 --layers 12 --heads 12 --width 768 --context 1024 --batch 8 --repeat 1)
   small=(--steps 20)
+  decode=(--vocab 50257 --layers 12 --heads 12 --width 768 --context 256)
+  decode_small=()
 fi
 
 step() { echo; echo "=== $1 ($(date +%T))"; }
@@ -131,6 +137,10 @@ step "where the time of a GPT-2 124M step goes, flash attention"
 run 90 profile_flash.log deno run -A scripts/profile.ts "${profile[@]}" --attention flash
 step "bench: small config"
 run 90 bench_small.json deno run -A scripts/bench.ts --json "${small[@]}"
+step "bench: decode, GPT-2 124M's shape (random weights), batch 1 and 64 x 128 new tokens"
+run 150 bench_decode_gpt2.json deno run -A scripts/bench.ts --decode --json "${decode[@]}"
+step "bench: decode, the small config"
+run 90 bench_decode_small.json deno run -A scripts/bench.ts --decode --json "${decode_small[@]}"
 
 step "tests on the GPU"
 run 150 tests.log deno test -A --no-check "${tests[@]}"
@@ -155,6 +165,18 @@ for name in ("bench_gpt2", "bench_gpt2_best", "bench_gpt2_flash", "bench_gpt2_ge
     for p in r["peers"]:
         print(f"   {p['name']}: {p['tokens_per_s']} tok/s, ours/peer {p['ratio']}, "
               f"losses match {p['losses_match']} (max diff {p['max_loss_diff']})")
+    for m in r["failures"]:
+        print("   note:", m)
+for name in ("bench_decode_gpt2", "bench_decode_small"):
+    if name not in done:
+        print(f"{name}: no result")
+        continue
+    r = done[name]
+    c = r["config"]
+    print(f"{name}: {c['layers']}x{c['width']}, V {c['vocabSize']}, greedy decoding")
+    for b in r["batches"]:
+        print(f"   batch {b['batch']}: ours {b['ours_tokens_per_s']} tok/s, torch "
+              f"{b['torch_tokens_per_s']} tok/s, ours/torch {b['ratio']}, tokens match {b['tokens_match']}")
     for m in r["failures"]:
         print("   note:", m)
 EOF

@@ -12,7 +12,7 @@
 import { getGpu } from "../gpu/device.ts";
 import { loadModel } from "../model/checkpoint.ts";
 import { evaluateStage, type StageMetrics } from "../model/stage_eval.ts";
-import { GreedyGenerator } from "../model/instruct_eval.ts";
+import { Decoder } from "../model/decode.ts";
 import { extractResponse, formatPrompt } from "../data/template.ts";
 import { fmtDuration } from "../stages/_loop.ts";
 import { parseFlags, runMain, UsageError } from "../stages/cli.ts";
@@ -102,13 +102,12 @@ if (import.meta.main) {
     for (const prompt of showcase) {
       console.log(`\nprompt: ${prompt}`);
       for (const [stage, m] of Object.entries(models)) {
-        const gen = new GreedyGenerator(m.gpt, 1);
-        const [ids] = await gen.generate([m.tokenizer.encode(formatPrompt(prompt))], {
-          maxTokens: f["eval-tokens"],
-          stopToken: m.tokenizer.eot,
-        });
-        gen.destroy();
-        const text = extractResponse(m.tokenizer.decode(ids));
+        const decoder = new Decoder(m.gpt);
+        const ids = m.tokenizer.encode(formatPrompt(prompt));
+        const greedy = { maxTokens: f["eval-tokens"], temperature: 0, stopToken: m.tokenizer.eot };
+        const out = await decoder.generate([ids], greedy);
+        decoder.destroy();
+        const text = extractResponse(m.tokenizer.decode(out.tokens[0]));
         console.log(`--- ${stage}:\n${text.split("\n").map((l) => `    ${l}`).join("\n")}`);
       }
     }
