@@ -224,3 +224,14 @@ export async function refuseGzip(path: string, flag: string): Promise<void> {
     );
   }
 }
+
+/** `path` and those of its parent folders that do not exist yet, deepest first. */
+export async function missingFolders(path: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let p = path.replace(/\/+$/, ""); p !== "" && p !== "." && p !== "/";) {
+    if (await Deno.stat(p).then(() => true, () => false)) break;
+    out.push(p);
+    p = p.includes("/") ? p.replace(/\/[^/]*$/, "") : "";
+  }
+  return out;
+}
