@@ -48,7 +48,9 @@ export interface PreparedCorpus {
   val: string[];
   /** Total tokens written (train + val, eot included). */
   tokens: number;
+  /** Tokens of the train split. */
   trainTokens: number;
+  /** Tokens of the validation split. */
   valTokens: number;
 }
 

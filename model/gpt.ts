@@ -121,8 +121,11 @@ export const BOUND_IN_PIECES: readonly string[] = ["transformer.wte.weight"];
 
 /** A GPT-2 model: configuration and parameters on the GPU. */
 export class Gpt {
+  /** The device. */
   readonly gpu: Gpu;
+  /** Its shape. */
   readonly config: GptConfig;
+  /** The parameters: one buffer, each tensor at an aligned offset. */
   readonly params: TensorTable;
   /** Elements of the parameter table that get weight decay (the 2-D tensors come first). */
   readonly decayEnd: number;
@@ -374,10 +377,15 @@ export const attentionMode: { value: AttentionMode } = { value: "matrix" };
  * starts from the io tensor `dvalues` (B,T) that the caller fills with ∂loss/∂values.
  */
 export class Graph {
+  /** The model it runs. */
   readonly gpt: Gpt;
+  /** Rows. */
   readonly B: number;
+  /** Tokens per row. */
   readonly T: number;
+  /** The activations. */
   readonly acts: TensorTable;
+  /** Inputs, targets, weights and token buckets: one buffer written per step. */
   readonly io: TensorTable;
   /** Shared activation gradients (one layer's worth, reused by every layer). */
   readonly dacts: TensorTable | undefined;
@@ -407,6 +415,7 @@ export class Graph {
   /** Whether the MLP's GELU runs inside its products (see {@linkcode GraphOptions.fuseGelu}). */
   readonly fuseGelu: boolean;
 
+  /** The graph of `gpt` for (B, T) batches; built once, run every step. */
   constructor(gpt: Gpt, options: GraphOptions) {
     const { B, T, training } = options;
     const c = gpt.config;
