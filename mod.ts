@@ -147,10 +147,12 @@ export { configure } from "./stages/cli.ts";
 export { RewardTrainer, type RewardTrainerOptions } from "./train/reward_model.ts";
 export { judgeReward, type Reward, type RewardFunction, RewardModel } from "./train/reward.ts";
 export {
+  pairPrompts,
   PolicyModels,
   PolicyTrainer,
   type PolicyTrainerOptions,
   type PromptItem,
+  promptItems,
   type RolloutSettings,
   type Sample,
 } from "./train/policy.ts";

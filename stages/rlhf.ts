@@ -42,12 +42,11 @@
  * @module
  */
 import { getGpu } from "../gpu/device.ts";
-import { encodeConversation, formatPrompt, type Turn } from "../data/template.ts";
 import { generateWorld } from "../data/world/mod.ts";
 import { fromWorld, loadPreferences, type Preference, splitHeldOut } from "../data/preferences.ts";
 import { loadModel } from "../model/checkpoint.ts";
 import { selectPrompts } from "../model/instruct_eval.ts";
-import type { PromptItem } from "../train/policy.ts";
+import { pairPrompts, promptItems } from "../train/policy.ts";
 import { trainRlhf } from "../train/rlhf.ts";
 import { checkWritable, parseFlags, runMain, type Schema, UsageError, type Values } from "./cli.ts";
 import {
@@ -67,7 +66,10 @@ export const RLHF_FLAGS = {
     default: "",
     help: "Preference file (.jsonl or .jsonl.gz; see data/preferences.ts); empty: the world's",
   },
-  out: { default: "checkpoints/rlhf", help: "Policy checkpoint directory to write" },
+  out: {
+    default: "checkpoints/rlhf",
+    help: "Policy directory to write (--stage rm without --reward-out: the reward model's)",
+  },
   "reward-out": { default: "checkpoints/reward", help: "Reward model directory (written by rm)" },
   algo: { default: "ppo", help: "Policy algorithm", choices: ["ppo", "dpo", "grpo"] },
   stage: {
@@ -178,38 +180,16 @@ export const RLHF_FLAGS = {
 
 type Flags = Values<typeof RLHF_FLAGS>;
 
-/** The training prompts of PPO and GRPO: the preference file's, or the world's instructions. */
-function trainingPrompts(
-  f: Flags,
-  prefs: readonly Preference[],
-  tokenizer: Parameters<typeof encodeConversation>[0],
-  instructions: readonly { prompt: string }[],
-): PromptItem[] {
-  if (f.data !== "") {
-    const seen = new Set<string>();
-    const out: PromptItem[] = [];
-    for (const p of prefs) {
-      const key = JSON.stringify(p.turns);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      out.push({ ids: encodeConversation(tokenizer, p.turns), text: lastInstruction(p.turns) });
-    }
-    return out;
-  }
-  const texts = [...new Set(instructions.map((p) => p.prompt))];
-  return texts.map((t) => ({ ids: tokenizer.encode(formatPrompt(t)), text: t }));
-}
-
-function lastInstruction(turns: readonly Turn[]): string {
-  return turns[turns.length - 1].instruction;
-}
-
 /** Runs the RLHF stage with the given command-line arguments. */
 export async function rlhf(args: string[]): Promise<void> {
   const f = parseFlags(args, RLHF_FLAGS, USAGE);
   useAttention(f.attention);
+  const given = (flag: string) => args.some((a) => a === flag || a.startsWith(`${flag}=`));
+  // --stage rm writes the reward model alone: to --reward-out when given, else to --out.
+  const rmOnly = f.stage === "rm" && given("--out") && !given("--reward-out");
+  const rewardOut = rmOnly ? f.out : f["reward-out"];
   await checkWritable(f.out);
-  await checkWritable(f["reward-out"], "--reward-out");
+  await checkWritable(rewardOut, rmOnly ? "--out" : "--reward-out");
   // Data first: a bad preference file stops the run before anything is written.
   const world = generateWorld({ seed: 1, proseParagraphs: 0 });
   let prefs: Preference[], source: string;
@@ -239,15 +219,16 @@ export async function rlhf(args: string[]): Promise<void> {
     base,
     init: f.init,
     prefs: { ...split, source },
-    prompts: f.stage === "rm"
-      ? []
-      : trainingPrompts(f, split.train, base.tokenizer, world.instructions),
+    // PPO's and GRPO's prompts: the preference file's, or the world's instructions.
+    prompts: f.data !== ""
+      ? pairPrompts(base.tokenizer, split.train)
+      : promptItems(base.tokenizer, [...new Set(world.instructions.map((p) => p.prompt))]),
     evalPrompts: selectPrompts(world.heldOutPrompts, f["eval-prompts"]),
     stage: f.stage as "rm" | "policy" | "all",
     algo: f.algo as "ppo" | "dpo" | "grpo",
     reward: f.reward as "rm" | "judge",
     out: f.out,
-    rewardOut: f["reward-out"],
+    rewardOut,
     resume: f.resume,
     seed: f.seed,
     optimizer: optimizerOptions(f),

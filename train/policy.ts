@@ -7,7 +7,8 @@
  */
 import type { Rng } from "../data/rng.ts";
 import type { Tokenizer } from "../data/tokenizer.ts";
-import { extractResponse, formatPrompt } from "../data/template.ts";
+import { encodeConversation, extractResponse, formatPrompt } from "../data/template.ts";
+import type { Preference } from "../data/preferences.ts";
 import type { Checkpoint, LoadedModel } from "../model/checkpoint.ts";
 import { Gpt, readTable } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
@@ -153,6 +154,20 @@ export function promptItems(
   return prompts.map((p) =>
     typeof p === "string" ? { ids: tokenizer.encode(formatPrompt(p)), text: p } : p
   );
+}
+
+/** The prompts of preference pairs, each conversation once (the text: its last instruction). */
+export function pairPrompts(tokenizer: Tokenizer, pairs: readonly Preference[]): PromptItem[] {
+  const seen = new Set<string>();
+  const out: PromptItem[] = [];
+  for (const p of pairs) {
+    const key = JSON.stringify(p.turns);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const text = p.turns[p.turns.length - 1].instruction;
+    out.push({ ids: encodeConversation(tokenizer, p.turns), text });
+  }
+  return out;
 }
 
 /** The mean of numbers (NaN for none). */
