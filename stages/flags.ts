@@ -161,19 +161,28 @@ export function trainingFlags(defaults: {
 /** The training-flag values. */
 export type TrainingValues = Values<ReturnType<typeof trainingFlags>>;
 
-/** The run loop's options from the training flags (see train/run.ts). */
-export function runOptions(f: TrainingValues) {
+/** The run loop's options that every stage's flags give (see train/run.ts). */
+export function loopOptions(f: {
+  warmup: number;
+  "min-lr": number;
+  "save-every": number;
+  keep: number;
+  quiet: boolean;
+  "skip-nonfinite": boolean;
+}) {
   return {
-    steps: f.steps,
     warmup: f.warmup,
     minLr: f["min-lr"],
-    evalEvery: f["eval-every"],
-    out: f.out,
     saveEvery: f["save-every"],
     keep: f.keep,
     quiet: f.quiet,
     skipNonfinite: f["skip-nonfinite"],
   };
+}
+
+/** The run loop's options from the training flags of a language-model stage. */
+export function runOptions(f: TrainingValues) {
+  return { ...loopOptions(f), steps: f.steps, evalEvery: f["eval-every"], out: f.out };
 }
 
 /**

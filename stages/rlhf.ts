@@ -48,10 +48,11 @@ import { loadModel } from "../model/checkpoint.ts";
 import { selectPrompts } from "../model/instruct_eval.ts";
 import { pairPrompts, promptItems } from "../train/policy.ts";
 import { trainRlhf } from "../train/rlhf.ts";
-import { checkWritable, parseFlags, runMain, type Schema, UsageError, type Values } from "./cli.ts";
+import { checkWritable, parseFlags, runMain, type Schema, UsageError } from "./cli.ts";
 import {
   ATTENTION_FLAG,
   CHECKPOINT_FLAGS,
+  loopOptions,
   optimizerFlags,
   optimizerOptions,
   useAttention,
@@ -74,8 +75,14 @@ export const RLHF_FLAGS = {
   algo: { default: "ppo", help: "Policy algorithm", choices: ["ppo", "dpo", "grpo"] },
   stage: {
     default: "all",
-    help: "rm: reward model; policy: the policy (needs the RM); all: both",
+    help: "rm: the reward model; policy: the policy; all: the reward model when the policy uses " +
+      "it (ppo/grpo with --reward rm; or asked: --with-rm, --rm-steps), then the policy",
     choices: ["rm", "policy", "all"],
+  },
+  "with-rm": {
+    default: false,
+    help: "With --stage all, train the reward model also for DPO or --reward judge (for its " +
+      "score in the final comparison)",
   },
   reward: {
     default: "rm",
@@ -178,7 +185,18 @@ export const RLHF_FLAGS = {
   attention: ATTENTION_FLAG,
 } satisfies Schema;
 
-type Flags = Values<typeof RLHF_FLAGS>;
+/**
+ * The phases to run: `--stage all` trains the reward model only when the policy uses it (PPO or
+ * GRPO with `--reward rm`) or when asked (`--with-rm`, or `--rm-steps` given); else the policy.
+ */
+export function phases(
+  f: { stage: string; algo: string; reward: string; "with-rm": boolean },
+  rmStepsGiven: boolean,
+): "rm" | "policy" | "all" {
+  const used = f.algo !== "dpo" && f.reward === "rm";
+  if (f.stage === "all" && !used && !f["with-rm"] && !rmStepsGiven) return "policy";
+  return f.stage as "rm" | "policy" | "all";
+}
 
 /** Runs the RLHF stage with the given command-line arguments. */
 export async function rlhf(args: string[]): Promise<void> {
@@ -190,6 +208,7 @@ export async function rlhf(args: string[]): Promise<void> {
   const rewardOut = rmOnly ? f.out : f["reward-out"];
   await checkWritable(f.out);
   await checkWritable(rewardOut, rmOnly ? "--out" : "--reward-out");
+  const stage = phases(f, given("--rm-steps"));
   // Data first: a bad preference file stops the run before anything is written.
   const world = generateWorld({ seed: 1, proseParagraphs: 0 });
   let prefs: Preference[], source: string;
@@ -215,6 +234,10 @@ export async function rlhf(args: string[]): Promise<void> {
     topK: f["top-k"],
     topP: f["top-p"],
   };
+  if (stage !== f.stage) {
+    const what = f.algo === "dpo" ? "dpo" : `${f.algo} with --reward judge`;
+    console.log(`rlhf: ${what} uses no reward model: none is trained (--with-rm trains one)`);
+  }
   const result = await trainRlhf(gpu, {
     base,
     init: f.init,
@@ -224,7 +247,7 @@ export async function rlhf(args: string[]): Promise<void> {
       ? pairPrompts(base.tokenizer, split.train)
       : promptItems(base.tokenizer, [...new Set(world.instructions.map((p) => p.prompt))]),
     evalPrompts: selectPrompts(world.heldOutPrompts, f["eval-prompts"]),
-    stage: f.stage as "rm" | "policy" | "all",
+    stage,
     algo: f.algo as "ppo" | "dpo" | "grpo",
     reward: f.reward as "rm" | "judge",
     out: f.out,
@@ -232,14 +255,7 @@ export async function rlhf(args: string[]): Promise<void> {
     resume: f.resume,
     seed: f.seed,
     optimizer: optimizerOptions(f),
-    runs: {
-      warmup: f.warmup,
-      minLr: f["min-lr"],
-      saveEvery: f["save-every"],
-      keep: f.keep,
-      skipNonfinite: f["skip-nonfinite"],
-      quiet: f.quiet,
-    },
+    runs: loopOptions(f),
     rm: {
       steps: f["rm-steps"],
       batch: f["rm-batch"],
