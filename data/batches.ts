@@ -69,6 +69,7 @@ export class TokenBatches {
   /** `#starts[i]` is the global index of shard i's first token; one extra entry holds the total. */
   #starts: number[] = [0];
 
+  /** Batches over token shard paths (read window by window) or in-memory tokens. */
   constructor(source: readonly string[] | Uint32Array, options: TokenBatchesOptions = {}) {
     this.#rng = new Rng(options.seed ?? 1337);
     if (source instanceof Uint32Array) {
@@ -179,6 +180,7 @@ export class TokenBatches {
     this.#readers = [];
   }
 
+  /** Closes the shard files. */
   [Symbol.dispose](): void {
     this.close();
   }

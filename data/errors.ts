@@ -8,5 +8,6 @@
 
 /** Bad input data. */
 export class DataError extends Error {
+  /** Printed as one line by the command lines, exit code 2. */
   override name = "DataError";
 }

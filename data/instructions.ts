@@ -56,7 +56,9 @@ export type DataFormat = typeof DATA_FORMATS[number];
 
 /** One training example: an instruction (with optional input), its response, earlier turns. */
 export interface InstructionExample {
+  /** The instruction. */
   instruction: string;
+  /** Further input of the instruction (Alpaca's `input`). */
   input?: string;
   /** The response the model learns (the loss is on it and on the end-of-text after it). */
   response: string;
@@ -66,7 +68,9 @@ export interface InstructionExample {
 
 /** The result of parsing a dataset. */
 export interface ParsedInstructions {
+  /** The format the records were read as. */
   format: DataFormat;
+  /** The examples read. */
   examples: InstructionExample[];
   /** Number of records read (a self-instruct record may hold several examples). */
   records: number;
@@ -391,6 +395,7 @@ export interface EncodedInstruction {
   ids: number[];
   /** Leading ids of the prompt (and earlier turns): no loss there. */
   promptLength: number;
+  /** Whether the example was cut to fit. */
   truncated: boolean;
 }
 
@@ -437,6 +442,7 @@ export function splitExamples<T>(
 export interface InstructionBatchState {
   /** RNG state at the start of the current epoch (the epoch's order is drawn from it). */
   rng: number;
+  /** Completed epochs. */
   epoch: number;
   /** Next example of the epoch's order. */
   index: number;
@@ -472,9 +478,13 @@ export interface InstructionBatchesOptions {
  * once in a seeded random order; {@linkcode InstructionBatches.state} continues exactly.
  */
 export class InstructionBatches {
+  /** The encoded examples. */
   readonly examples: readonly EncodedInstruction[];
+  /** Tokens per row. */
   readonly T: number;
+  /** The id that pads rows. */
   readonly pad: number;
+  /** Whether the loss covers the prompt too. */
   readonly fullSequence: boolean;
   #rng: Rng;
   #epochStart: number;
@@ -482,6 +492,7 @@ export class InstructionBatches {
   #index = 0;
   #order: number[];
 
+  /** Batches of `examples` (each at most T + 1 ids). */
   constructor(examples: readonly EncodedInstruction[], options: InstructionBatchesOptions) {
     if (examples.length === 0) throw new DataError("No examples to train on: add records");
     this.examples = examples;

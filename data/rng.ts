@@ -7,9 +7,11 @@
 
 /** Deterministic PRNG. `state` is public so that checkpoints can save and restore it. */
 export class Rng {
+  /** The whole state (u32): save it, set it back to draw the same numbers again. */
   state: number;
   #spare: number | undefined;
 
+  /** A generator seeded with `seed`. */
   constructor(seed: number) {
     this.state = ((seed >>> 0) ^ 0x9e3779b9) >>> 0;
   }

@@ -32,7 +32,9 @@ export const RESPONSE_HEADER = "### Response:\n";
 
 /** One turn of a conversation. */
 export interface Turn {
+  /** The instruction. */
   instruction: string;
+  /** Further input (Alpaca's `input`). */
   input?: string;
   /** The response (absent for the turn being asked). */
   response?: string;

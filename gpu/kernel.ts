@@ -35,20 +35,27 @@ export interface Kernel {
 
 /** A view of `length` f32 (or u32) elements in `buffer`, starting at byte `offset`. */
 export interface Tensor {
+  /** Its name (for errors). */
   readonly name: string;
+  /** The buffer that holds it. */
   readonly buffer: GPUBuffer;
   /** Byte offset into `buffer`, a multiple of 256. */
   readonly offset: number;
   /** Number of 4-byte elements. */
   readonly length: number;
+  /** Its shape. */
   readonly shape: readonly number[];
 }
 
 /** A kernel bound to its resources, ready to be encoded. */
 export interface Op {
+  /** Its label (for profiles and errors). */
   readonly label: string;
+  /** The compute pipeline. */
   readonly pipeline: GPUComputePipeline;
+  /** The bind group of its tensors and uniform. */
   readonly bindGroup: GPUBindGroup;
+  /** The dispatch size. */
   readonly workgroups: readonly [number, number, number];
 }
 

@@ -10,7 +10,9 @@ export interface GptConfig {
   vocabSize: number;
   /** Maximum sequence length (rows of the position embedding). */
   context: number;
+  /** Transformer blocks. */
   layers: number;
+  /** Attention heads. */
   heads: number;
   /** Channels (n_embd). Must be divisible by `heads`. */
   width: number;
@@ -37,6 +39,7 @@ export const PRESETS = {
 
 /** A configuration error: one line naming the problem and the fix. */
 export class ConfigError extends Error {
+  /** Printed as one line by the command lines, exit code 2. */
   override name = "ConfigError";
 }
 

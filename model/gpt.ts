@@ -10,13 +10,15 @@
  * graph computes `values` (B,T) = lnf @ score.weight^T instead of the logits. Its backward pass
  * starts from `dvalues` (B,T), which the CPU uploads into the io table.
  *
+ * The parameter table and {@linkcode Gpt} are model/params.ts's, a block's forward ops
+ * model/block.ts's (both re-exported here).
+ *
  * @module
  */
-import { type Gpu, readback } from "../gpu/device.ts";
 import type { Op, Tensor } from "../gpu/kernel.ts";
-import { Rng } from "../data/rng.ts";
-import { type GptConfig, validateConfig } from "./config.ts";
-import { numel, type TensorSpec, TensorTable } from "./tensors.ts";
+import { type TensorSpec, TensorTable } from "./tensors.ts";
+import type { Gpt } from "./params.ts";
+import { blockForward, geluFusion } from "./block.ts";
 import { encoderBackward, encoderForward } from "../kernels/encoder.ts";
 import { layernormBackward, layernormForward } from "../kernels/layernorm.ts";
 import { matmulBackward, matmulForward } from "../kernels/matmul.ts";
@@ -26,8 +28,7 @@ import {
   flashAttentionBackward,
   flashAttentionForward,
 } from "../kernels/attention.ts";
-import { geluBackward, geluForward } from "../kernels/gelu.ts";
-import { residualForward } from "../kernels/residual.ts";
+import { geluBackward } from "../kernels/gelu.ts";
 import { crossEntropyForward, crossEntropyFused, sumReduce } from "../kernels/crossentropy.ts";
 import {
   bindingLimit,
@@ -40,286 +41,8 @@ import {
   vocabRowsOf,
 } from "./split.ts";
 
-/** The four matrices of a block, with their (out, in) shapes. */
-function blockMatrices(c: GptConfig, l: number): TensorSpec[] {
-  const C = c.width, h = `transformer.h.${l}.`;
-  return [
-    { name: `${h}attn.c_attn.weight`, shape: [3 * C, C] },
-    { name: `${h}attn.c_proj.weight`, shape: [C, C] },
-    { name: `${h}mlp.c_fc.weight`, shape: [4 * C, C] },
-    { name: `${h}mlp.c_proj.weight`, shape: [C, 4 * C] },
-  ];
-}
-
-function blockVectors(c: GptConfig, l: number): TensorSpec[] {
-  const C = c.width, h = `transformer.h.${l}.`;
-  return [
-    { name: `${h}ln_1.weight`, shape: [C] },
-    { name: `${h}ln_1.bias`, shape: [C] },
-    { name: `${h}attn.c_attn.bias`, shape: [3 * C] },
-    { name: `${h}attn.c_proj.bias`, shape: [C] },
-    { name: `${h}ln_2.weight`, shape: [C] },
-    { name: `${h}ln_2.bias`, shape: [C] },
-    { name: `${h}mlp.c_fc.bias`, shape: [4 * C] },
-    { name: `${h}mlp.c_proj.bias`, shape: [C] },
-  ];
-}
-
-/**
- * The parameter table's layout: every 2-D tensor first (they get weight decay), then every 1-D
- * tensor. `decayCount` is the number of leading specs that are 2-D.
- */
-export function parameterSpecs(c: GptConfig): { specs: TensorSpec[]; decayCount: number } {
-  const C = c.width;
-  const matrices: TensorSpec[] = [
-    { name: "transformer.wte.weight", shape: [c.vocabSize, C] },
-    { name: "transformer.wpe.weight", shape: [c.context, C] },
-  ];
-  const vectors: TensorSpec[] = [];
-  for (let l = 0; l < c.layers; l++) {
-    matrices.push(...blockMatrices(c, l));
-    vectors.push(...blockVectors(c, l));
-  }
-  if (c.head === "scalar") matrices.push({ name: "score.weight", shape: [1, C] });
-  vectors.push({ name: "transformer.ln_f.weight", shape: [C] });
-  vectors.push({ name: "transformer.ln_f.bias", shape: [C] });
-  return { specs: [...matrices, ...vectors], decayCount: matrices.length };
-}
-
-/**
- * GPT-2 initial values: N(0, 0.02) for embeddings and matrices, N(0, 0.02/sqrt(2·layers)) for the
- * residual projections, zero biases, unit LayerNorm weights; the scalar head `score.weight` from
- * N(0, 1/(C+1)) (std 1/sqrt(C+1), as in Stiennon et al.). Deterministic in `seed`.
- */
-export function initialParameters(c: GptConfig, seed: number): Map<string, Float32Array> {
-  const rng = new Rng(seed);
-  const out = new Map<string, Float32Array>();
-  for (const spec of parameterSpecs(c).specs) {
-    const n = numel(spec.shape);
-    const { name } = spec;
-    if (spec.shape.length === 2) {
-      const std = name === "score.weight"
-        ? 1 / Math.sqrt(c.width + 1)
-        : name.endsWith("c_proj.weight")
-        ? 0.02 / Math.sqrt(2 * c.layers)
-        : 0.02;
-      out.set(name, rng.normalArray(n, std));
-    } else if (name.includes("ln_") && name.endsWith(".weight")) {
-      out.set(name, new Float32Array(n).fill(1));
-    } else {
-      out.set(name, new Float32Array(n));
-    }
-  }
-  return out;
-}
-
-/**
- * The parameters that kernels bind in pieces of token ids (see `vocabPieces`), so that they may be
- * larger than one binding: GPT-2's token embedding is 147 MiB, more than lavapipe's 128 MiB.
- */
-export const BOUND_IN_PIECES: readonly string[] = ["transformer.wte.weight"];
-
-/** A GPT-2 model: configuration and parameters on the GPU. */
-export class Gpt {
-  readonly gpu: Gpu;
-  readonly config: GptConfig;
-  readonly params: TensorTable;
-  /** Elements of the parameter table that get weight decay (the 2-D tensors come first). */
-  readonly decayEnd: number;
-  #grads: TensorTable | undefined;
-
-  private constructor(gpu: Gpu, config: GptConfig) {
-    this.gpu = gpu;
-    this.config = validateConfig(config);
-    const { specs, decayCount } = parameterSpecs(config);
-    this.params = this.tableLikeParams("params");
-    const firstVector = this.params.get(specs[decayCount].name);
-    this.decayEnd = firstVector.offset / 4;
-  }
-
-  /**
-   * Creates a model. Its parameters come from `values` (every tensor, by internal name) or from
-   * GPT-2 initialisation with `seed`.
-   */
-  static create(
-    gpu: Gpu,
-    config: GptConfig,
-    options: { seed?: number; values?: Map<string, Float32Array> } = {},
-  ): Gpt {
-    const gpt = new Gpt(gpu, config);
-    gpt.setParameters(options.values ?? initialParameters(config, options.seed ?? 1337));
-    return gpt;
-  }
-
-  /** Number of parameters (padding excluded). */
-  get parameterCount(): number {
-    let n = 0;
-    for (const t of this.params.tensors.values()) n += t.length;
-    return n;
-  }
-
-  /** The parameter tensor called `name`. */
-  param(name: string): Tensor {
-    return this.params.get(name);
-  }
-
-  /** Gradients (same layout as the parameters), allocated on first use. */
-  get grads(): TensorTable {
-    this.#grads ??= this.tableLikeParams("grads");
-    return this.#grads;
-  }
-
-  /** A new zero-filled table with the parameters' layout (gradients, optimizer moments). */
-  tableLikeParams(label: string): TensorTable {
-    return TensorTable.create(this.gpu, label, parameterSpecs(this.config).specs, {
-      contiguous: true,
-      boundInPieces: BOUND_IN_PIECES,
-      tooLarge: "use a smaller width",
-    });
-  }
-
-  /** Uploads parameter values (every tensor must be present with the right size). */
-  setParameters(values: Map<string, Float32Array>): void {
-    for (const t of this.params.tensors.values()) {
-      const v = values.get(t.name);
-      if (!v) throw new Error(`Missing parameter ${t.name}`);
-      if (v.length !== t.length) {
-        throw new Error(`Parameter ${t.name} has ${v.length} values; expected ${t.length}`);
-      }
-      this.gpu.device.queue.writeBuffer(
-        t.buffer,
-        t.offset,
-        v.buffer as ArrayBuffer,
-        v.byteOffset,
-        v.byteLength,
-      );
-    }
-  }
-
-  /** Reads every parameter back (one wait). */
-  async readParameters(): Promise<Map<string, Float32Array>> {
-    return await readTable(this.gpu, this.params);
-  }
-
-  /** Frees the GPU memory of parameters and gradients. */
-  destroy(): void {
-    this.params.destroy();
-    this.#grads?.destroy();
-  }
-}
-
-/** Reads every tensor of a contiguous table back (one wait). */
-export async function readTable(gpu: Gpu, table: TensorTable): Promise<Map<string, Float32Array>> {
-  const all = new Float32Array(await readback(gpu, table.buffers[0], 0, table.byteLength));
-  const out = new Map<string, Float32Array>();
-  for (const t of table.tensors.values()) {
-    out.set(t.name, all.slice(t.offset / 4, t.offset / 4 + t.length));
-  }
-  return out;
-}
-
-/**
- * The forward ops of transformer block `l` (llm.c's layer loop): ln1 → qkv → attention → attproj
- * → residual2 → ln2 → fc → GELU → fcproj → residual3, over the activations `${l}.<name>` that
- * `acts` returns (N rows). `attention(x)` builds the attention ops for the prefix x = `${l}.`:
- * the training graph's causal attention, or one decoding step against a KV cache.
- */
-export function blockForward(
-  gpu: Gpu,
-  args: {
-    gpt: Gpt;
-    acts: (name: string) => Tensor;
-    l: number;
-    residualIn: Tensor;
-    N: number;
-    attention: (x: string) => Op[];
-    /** The GELU inside the fc product (default {@linkcode geluFusion}). */
-    fuseGelu?: boolean;
-    /** Builds the linear layers' products (default matmulForward; decoding steps pass their own). */
-    product?: typeof matmulForward;
-  },
-): Op[] {
-  const { gpt, l, residualIn, N, attention } = args;
-  const product = args.product ?? matmulForward;
-  const fuse = args.fuseGelu ?? geluFusion.value;
-  const a = args.acts;
-  const p = (name: string) => gpt.param(name);
-  const C = gpt.config.width;
-  const pre = `transformer.h.${l}.`, x = `${l}.`;
-  const ops: Op[] = [];
-  ops.push(...layernormForward(gpu, {
-    out: a(`${x}ln1`),
-    mean: a(`${x}ln1_mean`),
-    rstd: a(`${x}ln1_rstd`),
-    inp: residualIn,
-    weight: p(`${pre}ln_1.weight`),
-    bias: p(`${pre}ln_1.bias`),
-    N,
-    C,
-  }));
-  ops.push(...product(gpu, {
-    out: a(`${x}qkv`), // (N,3C)
-    inp: a(`${x}ln1`),
-    weight: p(`${pre}attn.c_attn.weight`),
-    bias: p(`${pre}attn.c_attn.bias`),
-    N,
-    C,
-    OC: 3 * C,
-  }));
-  ops.push(...attention(x));
-  ops.push(...product(gpu, {
-    out: a(`${x}attproj`),
-    inp: a(`${x}atty`),
-    weight: p(`${pre}attn.c_proj.weight`),
-    bias: p(`${pre}attn.c_proj.bias`),
-    N,
-    C,
-    OC: C,
-  }));
-  ops.push(...residualForward(gpu, {
-    out: a(`${x}residual2`),
-    inp1: residualIn,
-    inp2: a(`${x}attproj`),
-    N: N * C,
-  }));
-  ops.push(...layernormForward(gpu, {
-    out: a(`${x}ln2`),
-    mean: a(`${x}ln2_mean`),
-    rstd: a(`${x}ln2_rstd`),
-    inp: a(`${x}residual2`),
-    weight: p(`${pre}ln_2.weight`),
-    bias: p(`${pre}ln_2.bias`),
-    N,
-    C,
-  }));
-  ops.push(...product(gpu, {
-    out: a(`${x}fch`), // (N,4C)
-    gelu: fuse ? a(`${x}fch_gelu`) : undefined, // (N,4C), by the same op
-    inp: a(`${x}ln2`),
-    weight: p(`${pre}mlp.c_fc.weight`),
-    bias: p(`${pre}mlp.c_fc.bias`),
-    N,
-    C,
-    OC: 4 * C,
-  }));
-  if (!fuse) ops.push(...geluForward(gpu, { out: a(`${x}fch_gelu`), inp: a(`${x}fch`) }));
-  ops.push(...product(gpu, {
-    out: a(`${x}fcproj`),
-    inp: a(`${x}fch_gelu`),
-    weight: p(`${pre}mlp.c_proj.weight`),
-    bias: p(`${pre}mlp.c_proj.bias`),
-    N,
-    C: 4 * C,
-    OC: C,
-  }));
-  ops.push(...residualForward(gpu, {
-    out: a(`${x}residual3`),
-    inp1: a(`${x}residual2`),
-    inp2: a(`${x}fcproj`),
-    N: N * C,
-  }));
-  return ops;
-}
+export { blockForward, geluFusion } from "./block.ts";
+export { BOUND_IN_PIECES, Gpt, initialParameters, parameterSpecs, readTable } from "./params.ts";
 
 /** What a graph is built for. */
 export interface GraphOptions {
@@ -348,15 +71,6 @@ export interface GraphOptions {
   fuseGelu?: boolean;
 }
 
-/**
- * Whether graphs that do not say fuse the MLP's GELU into its products (see
- * {@linkcode GraphOptions.fuseGelu}). Off: on lavapipe the fused products were no faster than a
- * product and a GELU kernel (forward 12.5–12.8 ms against 12.5–12.7, input gradient 13.8–13.9
- * against 12.2–12.7, fc layer of the small config), and it has not yet been measured on a GPU.
- * `deno task bench --fuse-gelu` and `scripts/profile.ts --fuse-gelu` set it.
- */
-export const geluFusion: { value: boolean } = { value: false };
-
 /** The attention of a graph: probabilities kept (`"matrix"`) or recomputed (`"flash"`). */
 export type AttentionMode = "matrix" | "flash";
 
@@ -377,10 +91,15 @@ export const attentionMode: { value: AttentionMode } = { value: "matrix" };
  * starts from the io tensor `dvalues` (B,T) that the caller fills with ∂loss/∂values.
  */
 export class Graph {
+  /** The model it runs. */
   readonly gpt: Gpt;
+  /** Rows. */
   readonly B: number;
+  /** Tokens per row. */
   readonly T: number;
+  /** The activations. */
   readonly acts: TensorTable;
+  /** Inputs, targets, weights and token buckets: one buffer written per step. */
   readonly io: TensorTable;
   /** Shared activation gradients (one layer's worth, reused by every layer). */
   readonly dacts: TensorTable | undefined;
@@ -410,6 +129,7 @@ export class Graph {
   /** Whether the MLP's GELU runs inside its products (see {@linkcode GraphOptions.fuseGelu}). */
   readonly fuseGelu: boolean;
 
+  /** The graph of `gpt` for (B, T) batches; built once, run every step. */
   constructor(gpt: Gpt, options: GraphOptions) {
     const { B, T, training } = options;
     const c = gpt.config;

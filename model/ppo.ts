@@ -173,6 +173,7 @@ export class AdaptiveKl {
 
 /** The Bradley–Terry loss of one pair and its gradient wrt the two rewards. */
 export interface PairLoss {
+  /** −log σ(r_chosen − r_rejected − margin) plus the centring term. */
   loss: number;
   /** ∂loss/∂r_chosen. */
   dChosen: number;
@@ -202,6 +203,7 @@ export function bradleyTerry(
 
 /** The DPO loss of one pair and the cross-entropy weight of each of its response tokens. */
 export interface DpoLoss {
+  /** −log σ(z). */
   loss: number;
   /** z = β((logπ_c − logπ_ref,c) − (logπ_r − logπ_ref,r)). */
   z: number;

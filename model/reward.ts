@@ -79,9 +79,11 @@ export function packSequences(
 
 /** Reads the values (B,T) of a scalar-head model with a forward-only graph. */
 export class ValueReader {
+  /** The forward-only graph. */
   readonly graph: Graph;
   #staging: GPUBuffer;
 
+  /** A reader of `gpt` (scalar head) for (B, T) batches. */
   constructor(gpt: Gpt, shape: { B: number; T: number }) {
     if (gpt.config.head !== "scalar") throw new Error("ValueReader needs the scalar head");
     this.graph = new Graph(gpt, { ...shape, training: false });
@@ -149,6 +151,7 @@ export interface RewardStepStats {
   loss: number;
   /** Fraction of pairs with r_chosen > r_rejected (before the step). */
   accuracy: number;
+  /** Global gradient norm before clipping. */
   gradNorm: number;
 }
 
@@ -159,9 +162,12 @@ export interface RewardStepStats {
  * backward pass runs from them.
  */
 export class RewardModelTrainer {
+  /** The scalar-head model's engine. */
   readonly trainer: Trainer;
+  /** The id that pads rows. */
   readonly pad: number;
 
+  /** Trains the scalar-head model of `trainer` (B even); rows are padded with `pad`. */
   constructor(trainer: Trainer, pad = 0) {
     if (trainer.graph.B % 2 !== 0) throw new RangeError("A reward-model batch needs an even B");
     this.trainer = trainer;

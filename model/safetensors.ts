@@ -8,8 +8,11 @@
 
 /** One tensor of a safetensors file, as f32 (F32) or i32 (I32) values. */
 export interface NamedArray {
+  /** Element type. */
   dtype: "F32" | "I32";
+  /** Shape. */
   shape: number[];
+  /** Values, row-major. */
   data: Float32Array | Int32Array;
 }
 
@@ -51,7 +54,9 @@ export function encodeSafetensors(
 
 /** Parsed safetensors: tensors by name and the metadata. */
 export interface Safetensors {
+  /** The tensors by name. */
   tensors: Map<string, NamedArray>;
+  /** The header's `__metadata__`. */
   metadata: Record<string, string>;
   /**
    * Tensors of other dtypes (BOOL, U8, F64, ...), bounds-checked but not read: their dtype by name

@@ -9,7 +9,9 @@ import { deferErrors, type Tensor } from "../gpu/kernel.ts";
 
 /** A tensor to lay out: name and shape (elements of 4 bytes: f32 or u32). */
 export interface TensorSpec {
+  /** Its name in the table. */
   name: string;
+  /** Its shape. */
   shape: readonly number[];
 }
 
@@ -45,9 +47,11 @@ export interface TableOptions {
 export class TensorTable {
   /** The buffers, in layout order. */
   readonly buffers: GPUBuffer[];
+  /** The tensors by name. */
   readonly tensors: ReadonlyMap<string, Tensor>;
   /** Total bytes, alignment padding included. */
   readonly byteLength: number;
+  /** Whether all tensors share one buffer. */
   readonly contiguous: boolean;
 
   private constructor(buffers: GPUBuffer[], tensors: Map<string, Tensor>, byteLength: number) {

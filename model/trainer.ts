@@ -21,7 +21,9 @@ import { TensorTable } from "./tensors.ts";
 
 /** One micro-batch: B·T input ids, the next-token targets and optional per-position weights. */
 export interface Batch {
+  /** (B·T) input ids. */
   inputs: Uint32Array;
+  /** (B·T) next-token ids. */
   targets: Uint32Array;
   /** Loss weight per position (default 1). 0 masks a position (e.g. an SFT prompt token). */
   weights?: Float32Array;
@@ -29,10 +31,15 @@ export interface Batch {
 
 /** AdamW and clipping settings of one step. */
 export interface StepHyper {
+  /** Learning rate. */
   lr: number;
+  /** AdamW β1. */
   beta1: number;
+  /** AdamW β2. */
   beta2: number;
+  /** AdamW ε. */
   eps: number;
+  /** Weight decay of the 2-D tensors. */
   weightDecay: number;
   /** Clip the global gradient norm to this (0: no clipping). */
   gradClip: number;
@@ -63,7 +70,9 @@ export interface ValueStepStats {
 
 /** Options of {@linkcode Trainer}. */
 export interface TrainerOptions {
+  /** Rows per micro-batch. */
   B: number;
+  /** Tokens per row. */
   T: number;
   /** Micro-batches per step (gradient accumulation). Default 1. */
   accum?: number;
@@ -79,11 +88,15 @@ export interface TrainerOptions {
 
 /** Trains a Gpt: owns its optimizer state and a training graph. */
 export class Trainer {
+  /** The model it trains. */
   readonly gpt: Gpt;
+  /** The training graph. */
   readonly graph: Graph;
+  /** Micro-batches per step. */
   readonly accum: number;
-  /** AdamW first and second moments, same layout as the parameters. */
+  /** AdamW first moments, same layout as the parameters. */
   readonly m: TensorTable;
+  /** AdamW second moments. */
   readonly v: TensorTable;
   /** Number of optimizer steps taken. */
   step: number;
@@ -106,6 +119,7 @@ export class Trainer {
     return this.#normOps.length + this.#optim.ops.length;
   }
 
+  /** A trainer of `gpt`: allocates the moments and the training graph. */
   constructor(gpt: Gpt, options: TrainerOptions) {
     const gpu = gpt.gpu;
     this.#gpu = gpu;

@@ -30,7 +30,7 @@ import { encodeSafetensors } from "../model/safetensors.ts";
 import { gpuVariant, hasSubgroupKernels } from "../kernels/matmul.ts";
 import { BMM_SETTINGS, bmmTuning, parseKernelSpec } from "../kernels/bmm.ts";
 import { parseFlags, runMain, UsageError } from "../stages/cli.ts";
-import { ATTENTION_FLAG } from "../stages/_loop.ts";
+import { ATTENTION_FLAG } from "../stages/flags.ts";
 import { median } from "./_bench_peer.ts";
 import { findTorchPython, hasCuda, runPeer, slowBlas } from "./_bench_torch.ts";
 import { benchDecode } from "./bench_decode.ts";

@@ -14,7 +14,7 @@ import { loadModel } from "../model/checkpoint.ts";
 import { evaluateStage, type StageMetrics } from "../model/stage_eval.ts";
 import { Decoder } from "../model/decode.ts";
 import { extractResponse, formatPrompt } from "../data/template.ts";
-import { fmtDuration } from "../stages/_loop.ts";
+import { fmtDuration } from "../train/run.ts";
 import { parseFlags, runMain, UsageError } from "../stages/cli.ts";
 import { metricsTable } from "./eval.ts";
 import { buildReport, DEMO_PROMPTS } from "./report.ts";

@@ -18,7 +18,7 @@ import { type AttentionMode, Gpt } from "../model/gpt.ts";
 import { Trainer } from "../model/trainer.ts";
 import { parseFlags, runMain } from "../stages/cli.ts";
 import { BENCH_MODEL_FLAGS, FUSE_GELU_FLAG, GEMM_FLAG, useGemm } from "./bench.ts";
-import { ATTENTION_FLAG } from "../stages/_loop.ts";
+import { ATTENTION_FLAG } from "../stages/flags.ts";
 
 const FLAGS = {
   ...BENCH_MODEL_FLAGS,

@@ -224,3 +224,57 @@ export async function refuseGzip(path: string, flag: string): Promise<void> {
     );
   }
 }
+
+/** `path` and those of its parent folders that do not exist yet, deepest first. */
+export async function missingFolders(path: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let p = path.replace(/\/+$/, ""); p !== "" && p !== "." && p !== "/";) {
+    if (await Deno.stat(p).then(() => true, () => false)) break;
+    out.push(p);
+    p = p.includes("/") ? p.replace(/\/[^/]*$/, "") : "";
+  }
+  return out;
+}
+
+/**
+ * The settings of a single-file script: `defaults`, each overridden by an argument
+ * `--name=value` (a number where the default is one, `true`/`false` for a boolean). An unknown
+ * name or a malformed value is a UsageError naming it.
+ *
+ * @example
+ * ```ts
+ * import { configure } from "./cli.ts";
+ *
+ * const config = configure({ steps: 30, lr: 1e-4, out: "" }, ["--steps=5"]);
+ * console.log(config.steps); // 5
+ * ```
+ */
+export function configure<T extends Record<string, string | number | boolean>>(
+  defaults: T,
+  args: readonly string[] = Deno.args,
+): T {
+  const out: Record<string, string | number | boolean> = { ...defaults };
+  for (const arg of args) {
+    const m = /^--([\w-]+)=(.*)$/s.exec(arg);
+    if (!m || !(m[1] in defaults)) {
+      throw new UsageError(
+        `${arg}: expected --name=value with a name among ${Object.keys(defaults).join(", ")}`,
+      );
+    }
+    const [, name, value] = m;
+    const kind = typeof defaults[name];
+    if (kind === "number") {
+      const v = Number(value);
+      if (value.trim() === "" || !Number.isFinite(v)) {
+        throw new UsageError(`--${name} must be a number, got "${value}"`);
+      }
+      out[name] = v;
+    } else if (kind === "boolean") {
+      if (value !== "true" && value !== "false") {
+        throw new UsageError(`--${name} must be true or false, got "${value}"`);
+      }
+      out[name] = value === "true";
+    } else out[name] = value;
+  }
+  return out as T;
+}

@@ -11,6 +11,7 @@
  * @module
  */
 import { getGpu } from "../gpu/device.ts";
+import { assertNoGpuErrors } from "../gpu/kernel.ts";
 import { Rng } from "../data/rng.ts";
 import {
   buildTokenizer,
@@ -23,23 +24,31 @@ import { corpusTexts, prepareCorpus, tokenizeTexts } from "../data/corpus.ts";
 import { TokenBatches } from "../data/batches.ts";
 import { generateWorld, type World } from "../data/world/mod.ts";
 import { formatPrompt } from "../data/template.ts";
-import { type GptConfig, parameterCount, validateConfig } from "../model/config.ts";
-import { assertSameShape, claimOutput, saveCheckpoint } from "../model/checkpoint.ts";
-import { Gpt, readTable } from "../model/gpt.ts";
-import { Trainer } from "../model/trainer.ts";
-import { assertNoGpuErrors } from "../gpu/kernel.ts";
-import { Evaluator, Sampler } from "../model/generate.ts";
-import { checkWritable, parseFlags, refuseGzip, runMain, UsageError, type Values } from "./cli.ts";
+import { parameterCount, validateConfig } from "../model/config.ts";
+import { assertSameShape } from "../model/checkpoint.ts";
+import { Gpt } from "../model/gpt.ts";
+import { Sampler } from "../model/generate.ts";
+import { LmTrainer } from "../train/lm.ts";
+import { fmtDuration, run } from "../train/run.ts";
+import { resumeCheckpoint } from "../train/resume.ts";
+import {
+  checkWritable,
+  missingFolders,
+  parseFlags,
+  refuseGzip,
+  runMain,
+  UsageError,
+  type Values,
+} from "./cli.ts";
 import {
   checkModelSize,
-  fmtDuration,
-  MetricsLog,
   MODEL_FLAGS,
-  resumeCheckpoint,
+  openLog,
+  optimizerOptions,
+  runOptions,
   trainingFlags,
-  trainLoop,
   useAttention,
-} from "./_loop.ts";
+} from "./flags.ts";
 
 const USAGE = "Usage: deno task pretrain [--data PATH]... [options]";
 
@@ -179,7 +188,7 @@ export async function pretrain(args: string[]): Promise<void> {
   const created = f.data !== "" ? await missingFolders(shardsOf(f.out)) : [];
   const progress = { started: false };
   try {
-    await run(f, progress);
+    await train(f, progress);
   } catch (e) {
     if (!progress.started) {
       for (const [i, dir] of created.entries()) {
@@ -190,18 +199,7 @@ export async function pretrain(args: string[]): Promise<void> {
   }
 }
 
-/** `path` and those of its parent folders that do not exist yet, deepest first. */
-async function missingFolders(path: string): Promise<string[]> {
-  const out: string[] = [];
-  for (let p = path.replace(/\/+$/, ""); p !== "" && p !== "." && p !== "/";) {
-    if (await Deno.stat(p).then(() => true, () => false)) break;
-    out.push(p);
-    p = p.includes("/") ? p.replace(/\/[^/]*$/, "") : "";
-  }
-  return out;
-}
-
-async function run(
+async function train(
   f: Values<typeof PRETRAIN_FLAGS>,
   progress: { started: boolean },
 ): Promise<void> {
@@ -213,12 +211,13 @@ async function run(
     label: "pretraining",
   });
   const data = await loadCorpus(f, resumed?.tokenizer.spec);
-  const config: GptConfig = validateConfig({
+  const { context, layers, heads, width } = f;
+  const config = validateConfig({
     vocabSize: data.tokenizer.vocabSize,
-    context: f.context,
-    layers: f.layers,
-    heads: f.heads,
-    width: f.width,
+    context,
+    layers,
+    heads,
+    width,
   });
   if (resumed) assertSameShape(config, resumed.checkpoint.config, `--resume from ${f.out}`);
   checkModelSize(gpu, config);
@@ -233,22 +232,35 @@ async function run(
     }
   }
   const gpt = resumed?.gpt ?? Gpt.create(gpu, config, { seed: f.seed });
-  const state = resumed?.checkpoint.state as Record<string, unknown> | undefined;
-  const trainer = new Trainer(gpt, { B, T, accum: f.accum, step: (state?.step as number) ?? 0 });
-  if (resumed) {
-    trainer.loadMoments(resumed.checkpoint.optimizer!);
-    data.train.state = state!.data as { rng: number; tokens: number };
-  }
-  await trainer.ready();
-  const evaluator = new Evaluator(gpt, { B, T });
+  // The same validation batches at every evaluation.
+  const validation = Array.from({ length: f["eval-batches"] }, () => data.val.nextBatch(B, T));
   const sampler = f["sample-tokens"] > 0 ? new Sampler(gpt) : undefined;
   const sampleRng = new Rng(f.seed + 2);
+  const trainer = new LmTrainer(gpt, {
+    ...optimizerOptions(f),
+    stage: "pretrain",
+    tokenizer: data.tokenizer,
+    data: data.train,
+    batch: B,
+    context: T,
+    accum: f.accum,
+    validation,
+    sample: sampler && (async () => {
+      const ids = await sampler.generate(data.tokenizer.encode(f.prompt), {
+        maxTokens: f["sample-tokens"],
+        temperature: 0.8,
+        topK: 40,
+        rng: sampleRng,
+        stopToken: data.tokenizer.eot,
+      });
+      return f.prompt + data.tokenizer.decode(ids);
+    }),
+    state: { flags: f, data_source: data.description },
+    resume: resumed?.checkpoint,
+  });
   // Every buffer is allocated by now: a device out of memory stops the run before it writes.
   await assertNoGpuErrors();
-  await Deno.mkdir(f.out.replace(/\/[^/]*\/?$/, "") || ".", { recursive: true });
-  // From now on --resume continues this run's checkpoints only, never those of an earlier run.
-  if (!resumed) await claimOutput(f.out, runId, "pretrain");
-  const log = new MetricsLog(`${f.out.replace(/\/+$/, "")}.metrics.jsonl`, !resumed);
+  const log = await openLog(f.out, !resumed);
   console.log(
     `pretrain: ${data.description}; tokenizer ${data.tokenizer.spec.kind} (${config.vocabSize} ids); ` +
       `model ${config.layers}x${config.width}, ${config.heads} heads, context ${config.context}, ` +
@@ -258,92 +270,30 @@ async function run(
     `pretrain: ${f.steps} steps of ${B}x${T}${
       f.accum > 1 ? `x${f.accum}` : ""
     } tokens, lr ${f.lr}` +
-      (resumed ? `, resuming at step ${trainer.step}` : ""),
+      (resumed ? `, resuming at step ${trainer.engine.step}` : ""),
   );
+  const entropy = data.unigramEntropy;
+  log.write({ stage: "pretrain", event: "start", config, flags: f, unigram_entropy: entropy });
+  progress.started = true;
+  // From its start --resume continues this run's checkpoints only, never those of an earlier run.
+  const result = await run(trainer, { ...runOptions(f), log, runId });
+  if (result.interrupted) Deno.exit(130);
+  const valLoss = result.eval?.val_loss ?? NaN;
   log.write({
     stage: "pretrain",
-    event: "start",
-    config,
-    flags: f,
-    unigram_entropy: data.unigramEntropy,
-  });
-
-  const validate = async () => {
-    const rng = data.val.state;
-    let sum = 0;
-    for (let i = 0; i < f["eval-batches"]; i++) {
-      const b = data.val.nextBatch(B, T);
-      sum += await evaluator.loss(b.inputs, b.targets);
-    }
-    data.val.state = rng; // the same validation batches every time
-    return sum / f["eval-batches"];
-  };
-  const sample = sampler
-    ? async () => {
-      const ids = await sampler.generate(data.tokenizer.encode(f.prompt), {
-        maxTokens: f["sample-tokens"],
-        temperature: 0.8,
-        topK: 40,
-        rng: sampleRng,
-        stopToken: data.tokenizer.eot,
-      });
-      return f.prompt + data.tokenizer.decode(ids);
-    }
-    : undefined;
-  // A fresh run replaces what an earlier run left in --out (and its history) at its first save.
-  let fresh = !resumed;
-  const save = async () => {
-    const [params, moments] = await Promise.all([
-      readTable(gpu, gpt.params),
-      trainer.readMoments(),
-    ]);
-    await saveCheckpoint(f.out, {
-      config,
-      tokenizer: data.tokenizer.spec as unknown as Record<string, unknown>,
-      params,
-      optimizer: moments,
-      state: {
-        stage: "pretrain",
-        run_id: runId,
-        step: trainer.step,
-        data: data.train.state,
-        flags: f,
-        data_source: data.description,
-      },
-    }, { keep: f.keep, replace: fresh });
-    fresh = false;
-  };
-  progress.started = true;
-  const result = await trainLoop({
-    trainer,
-    flags: f,
-    stage: "pretrain",
-    nextBatch: () => data.train.nextBatch(B, T),
-    validate,
-    sample,
-    save,
-    log,
-    tokensPerStep: B * T * f.accum,
-  });
-  if (result.interrupted) Deno.exit(130);
-  const summary = {
-    stage: "pretrain",
     event: "end",
-    train_loss: result.trainLoss,
-    val_loss: result.valLoss,
-    unigram_entropy: data.unigramEntropy,
+    train_loss: result.last?.loss ?? NaN,
+    val_loss: valLoss,
+    unigram_entropy: entropy,
     seconds: result.seconds,
     tokens_per_s: result.tokensPerSecond,
-  };
-  log.write(summary);
+  });
   console.log(
     `pretrain: done in ${fmtDuration(result.seconds)} (${
       Math.round(result.tokensPerSecond)
-    } tok/s): ` +
-      `val loss ${result.valLoss.toFixed(3)} vs unigram entropy ${
-        data.unigramEntropy.toFixed(3)
-      } nats; ` +
-      `checkpoint in ${f.out}`,
+    } tok/s): val loss ${valLoss.toFixed(3)} vs unigram entropy ${
+      data.unigramEntropy.toFixed(3)
+    } nats; checkpoint in ${f.out}`,
   );
 }
 

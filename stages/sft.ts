@@ -6,64 +6,45 @@
  *     deno task sft --data chats.jsonl --format chat --init checkpoints/pretrain
  *     deno task sft --resume                         # continue the run in --out
  *
- * The same training loop as pretraining, started from another checkpoint (`--init`): the model,
- * its tokenizer and its context come from there. Each example is formatted with the chat template
- * (data/template.ts), one example per row padded to the context; the loss is on the response and
- * its end-of-text only (the prompt is masked) unless `--full-sequence`.
+ * The same trainer as pretraining (train/lm.ts), started from another checkpoint (`--init`, any
+ * GPT checkpoint): the model, its tokenizer and its context come from there. Each example is
+ * formatted with the chat template (data/template.ts), one example per row; the loss is on the
+ * response and its end-of-text only unless `--full-sequence`. Data formats (detected from the
+ * first record, `--format` forces one): Alpaca JSON or JSONL `{instruction, input?, output}`,
+ * JSONL `{prompt, completion}`, chat JSONL `{messages: [{role, content}]}` (the loss is on the
+ * last assistant turn) and Self-Instruct seeds `{instruction, instances: [{input, output}]}`; a
+ * malformed record stops the run before anything is written, naming the file and the line. The
+ * data is encoded with the init checkpoint's tokenizer (a `gpt2-compact` one spells unseen tokens
+ * with byte tokens).
  *
- * Data formats (detected from the first record, `--format` forces one): Alpaca JSON array or
- * JSONL `{instruction, input?, output}`, JSONL `{prompt, completion}`, chat JSONL
- * `{messages: [{role, content}]}` (the loss is on the last assistant turn; an optional system
- * message goes in front of the first instruction), and the Self-Instruct seed format
- * `{instruction, instances: [{input, output}]}`. A malformed record stops the run before anything
- * is written, with one line naming the file and the line.
- *
- * Tokenizer mismatch rule: data is encoded with the init checkpoint's tokenizer. A `gpt2-compact`
- * tokenizer spells tokens its corpus never used with byte tokens, so any text is encodable (just
- * longer). Any GPT checkpoint is accepted as `--init`, whatever stage wrote it.
- *
- * During training 5% of the examples (a fixed, deterministic choice) give the validation loss, and
- * held-out prompts of the instruction world give instruction-following metrics
- * (model/instruct_eval.ts). The final report compares them with the init checkpoint's.
+ * 5% of the examples (a fixed choice) give the validation loss, and held-out prompts of the
+ * instruction world the instruction-following metrics (train/instruct.ts), compared at the end
+ * with the init checkpoint's.
  *
  * @module
  */
 import { getGpu } from "../gpu/device.ts";
+import { assertNoGpuErrors } from "../gpu/kernel.ts";
 import {
   DATA_FORMATS,
   type DataFormat,
   encodeInstructions,
   InstructionBatches,
-  type InstructionBatchState,
   type InstructionExample,
   loadInstructions,
   splitExamples,
   worldInstructions,
 } from "../data/instructions.ts";
-import { formatPrompt } from "../data/template.ts";
 import { generateWorld } from "../data/world/mod.ts";
 import { parameterCount } from "../model/config.ts";
-import { claimOutput, type LoadedModel, loadModel, saveCheckpoint } from "../model/checkpoint.ts";
-import { readTable } from "../model/gpt.ts";
-import { Trainer } from "../model/trainer.ts";
-import { assertNoGpuErrors } from "../gpu/kernel.ts";
-import { Evaluator, Sampler } from "../model/generate.ts";
-import {
-  evaluateInstructions,
-  GreedyGenerator,
-  INSTRUCT_METRICS,
-  type InstructMetrics,
-  selectPrompts,
-} from "../model/instruct_eval.ts";
+import { type LoadedModel, loadModel } from "../model/checkpoint.ts";
+import { INSTRUCT_METRICS, type InstructMetrics, selectPrompts } from "../model/instruct_eval.ts";
+import { InstructionProbe } from "../train/instruct.ts";
+import { LmTrainer } from "../train/lm.ts";
+import { fmtDuration, run } from "../train/run.ts";
+import { resumeCheckpoint } from "../train/resume.ts";
 import { checkWritable, parseFlags, refuseGzip, runMain, UsageError } from "./cli.ts";
-import {
-  fmtDuration,
-  MetricsLog,
-  resumeCheckpoint,
-  trainingFlags,
-  trainLoop,
-  useAttention,
-} from "./_loop.ts";
+import { openLog, optimizerOptions, runOptions, trainingFlags, useAttention } from "./flags.ts";
 
 const USAGE = "Usage: deno task sft [--init DIR] [--data PATH] [options]";
 
@@ -196,32 +177,12 @@ export async function sft(args: string[]): Promise<void> {
   // irrelevant, so the loss and the gradients are the same at a fraction of the cost.
   const longest = Math.max(...[...train, ...val].map((e) => e.ids.length - 1));
   const T = Math.min(context, Math.ceil(longest / 16) * 16);
-  const batches = new InstructionBatches(train, {
-    T,
-    pad: tokenizer.eot,
-    seed: f.seed,
-    fullSequence: f["full-sequence"],
-  });
-  const valBatches = new InstructionBatches(val, {
-    T,
-    pad: tokenizer.eot,
-    fullSequence: f["full-sequence"],
-  }).sequentialBatches(B, f["eval-batches"]);
+  const rows = { T, pad: tokenizer.eot, fullSequence: f["full-sequence"] };
+  const batches = new InstructionBatches(train, { ...rows, seed: f.seed });
+  const valBatches = new InstructionBatches(val, rows).sequentialBatches(B, f["eval-batches"]);
   if (f.epochs > 0) f.steps = Math.max(1, Math.ceil((f.epochs * train.length) / (B * f.accum)));
   if (f.warmup >= f.steps) f.warmup = Math.floor(f.steps / 10);
 
-  const trainer = new Trainer(gpt, {
-    B,
-    T,
-    accum: f.accum,
-    step: f.resume ? (state.step as number) ?? 0 : 0,
-  });
-  if (f.resume) {
-    trainer.loadMoments(checkpoint.optimizer!);
-    batches.state = state.data as InstructionBatchState;
-  }
-  await trainer.ready();
-  const evaluator = new Evaluator(gpt, { B, T });
   const heldOut = f["eval-prompts"] > 0
     ? selectPrompts(
       generateWorld({ seed: 1, instructions: 0, preferences: 0, proseParagraphs: 0 })
@@ -229,15 +190,39 @@ export async function sft(args: string[]): Promise<void> {
       f["eval-prompts"],
     )
     : [];
-  const generator = heldOut.length > 0 ? new GreedyGenerator(gpt, 8) : undefined;
-  // The sample is the evaluation's response to the first held-out prompt unless --prompt is given.
-  const samplePrompt = f.prompt || heldOut[0] || data.val[0].instruction;
-  const sampler = f["sample-tokens"] > 0 && samplePrompt !== heldOut[0]
-    ? new Sampler(gpt)
-    : undefined;
-  let heldOutSample = "";
-
+  const probe = new InstructionProbe(gpt, tokenizer, {
+    prompts: heldOut,
+    maxTokens: f["eval-tokens"],
+    samplePrompt: f.prompt || heldOut[0] || data.val[0].instruction,
+    sampleTokens: f["sample-tokens"],
+  });
+  let lastMetrics: InstructMetrics | undefined;
   const initDir = f.resume ? (state.init as string) ?? "?" : f.init;
+  let initMetrics = f.resume ? state.init_metrics as InstructMetrics | undefined : undefined;
+  // More fields of each checkpoint's state.json (the init model's metrics once measured).
+  const extra: Record<string, unknown> = {
+    flags: f,
+    init: initDir,
+    data_source: data.description,
+    format: data.format,
+    ...(initMetrics ? { init_metrics: initMetrics } : {}),
+  };
+  const trainer = new LmTrainer(gpt, {
+    ...optimizerOptions(f),
+    stage: "sft",
+    tokenizer,
+    data: batches,
+    batch: B,
+    context: T,
+    accum: f.accum,
+    validation: valBatches,
+    evaluate: heldOut.length > 0
+      ? async () => ({ ...(lastMetrics = (await probe.metrics())!) })
+      : undefined,
+    sample: f["sample-tokens"] > 0 ? () => probe.sample() : undefined,
+    state: extra,
+    resume: f.resume ? checkpoint : undefined,
+  });
   const initStage = f.resume ? "sft" : String(checkpoint.state.stage ?? "unknown");
   console.log(
     `sft: ${data.description}; ${train.length} train / ${val.length} val examples` +
@@ -251,24 +236,11 @@ export async function sft(args: string[]): Promise<void> {
       `(rows padded to ${T === context ? "the context" : `the longest example, ${T}`}) ` +
       `(${((f.steps * B * f.accum) / train.length).toFixed(2)} epochs), lr ${f.lr}, loss on ` +
       `${f["full-sequence"] ? "the whole sequence" : "responses"}` +
-      (f.resume ? `, resuming at step ${trainer.step}` : ""),
+      (f.resume ? `, resuming at step ${trainer.engine.step}` : ""),
   );
-
-  const instructMetrics = async (): Promise<InstructMetrics | undefined> =>
-    generator
-      ? await evaluateInstructions(gpt, tokenizer, heldOut, {
-        maxTokens: f["eval-tokens"],
-        limit: 0,
-        generator,
-        onResponse: (r) => {
-          if (r.prompt === heldOut[0]) heldOutSample = r.response;
-        },
-      })
-      : undefined;
-  let initMetrics = f.resume ? state.init_metrics as InstructMetrics | undefined : undefined;
-  if (!f.resume && generator) {
+  if (!f.resume && heldOut.length > 0) {
     const t0 = performance.now();
-    initMetrics = await instructMetrics();
+    initMetrics = await probe.metrics();
     console.log(
       `sft: init model on ${heldOut.length} held-out prompts (${
         fmtDuration((performance.now() - t0) / 1000)
@@ -276,13 +248,11 @@ export async function sft(args: string[]): Promise<void> {
         INSTRUCT_METRICS.map((k) => `${k} ${initMetrics![k].toFixed(3)}`).join(" | "),
     );
   }
+  if (initMetrics) extra.init_metrics = initMetrics;
 
   // Every buffer is allocated by now: a device out of memory stops the run before it writes.
   await assertNoGpuErrors();
-  await Deno.mkdir(f.out.replace(/\/[^/]*\/?$/, "") || ".", { recursive: true });
-  // From now on --resume continues this run's checkpoints only, never those of an earlier run.
-  if (!f.resume) await claimOutput(f.out, runId, "sft");
-  const log = new MetricsLog(`${f.out.replace(/\/+$/, "")}.metrics.jsonl`, !f.resume);
+  const log = await openLog(f.out, !f.resume);
   log.write({
     stage: "sft",
     event: "start",
@@ -293,75 +263,15 @@ export async function sft(args: string[]): Promise<void> {
     val_examples: val.length,
     ...(initMetrics && !f.resume ? { init_metrics: initMetrics } : {}),
   });
-
-  const validate = async () => {
-    let sum = 0;
-    for (const b of valBatches) sum += await evaluator.loss(b.inputs, b.targets, b.weights);
-    return sum / valBatches.length;
-  };
-  let lastMetrics: InstructMetrics | undefined;
-  const evaluate = generator
-    ? async () => {
-      lastMetrics = (await instructMetrics())!;
-      return { ...lastMetrics };
-    }
-    : undefined;
-  const sample = f["sample-tokens"] === 0
-    ? undefined
-    : !sampler
-    ? () => Promise.resolve(`${samplePrompt} → ${heldOutSample}`)
-    : async () => {
-      const ids = await sampler.generate(tokenizer.encode(formatPrompt(samplePrompt)), {
-        maxTokens: f["sample-tokens"],
-        temperature: 0,
-        stopToken: tokenizer.eot,
-      });
-      return `${samplePrompt} → ${tokenizer.decode(ids)}`;
-    };
-  // A fresh run replaces what an earlier run left in --out (and its history) at its first save.
-  let fresh = !f.resume;
-  const save = async () => {
-    const [params, moments] = await Promise.all([
-      readTable(gpu, gpt.params),
-      trainer.readMoments(),
-    ]);
-    await saveCheckpoint(f.out, {
-      config,
-      tokenizer: tokenizer.spec as unknown as Record<string, unknown>,
-      params,
-      optimizer: moments,
-      state: {
-        stage: "sft",
-        run_id: runId,
-        step: trainer.step,
-        data: batches.state,
-        flags: f,
-        init: initDir,
-        data_source: data.description,
-        format: data.format,
-        ...(initMetrics ? { init_metrics: initMetrics } : {}),
-      },
-    }, { keep: f.keep, replace: fresh });
-    fresh = false;
-  };
-  const result = await trainLoop({
-    trainer,
-    flags: f,
-    stage: "sft",
-    nextBatch: () => batches.nextBatch(B),
-    validate,
-    evaluate,
-    sample,
-    save,
-    log,
-    tokensPerStep: B * T * f.accum,
-  });
+  // From its start --resume continues this run's checkpoints only, never those of an earlier run.
+  const result = await run(trainer, { ...runOptions(f), log, runId });
   if (result.interrupted) Deno.exit(130);
+  const valLoss = result.eval?.val_loss ?? NaN;
   log.write({
     stage: "sft",
     event: "end",
-    train_loss: result.trainLoss,
-    val_loss: result.valLoss,
+    train_loss: result.last?.loss ?? NaN,
+    val_loss: valLoss,
     epochs: batches.epochs,
     seconds: result.seconds,
     tokens_per_s: result.tokensPerSecond,
@@ -369,7 +279,7 @@ export async function sft(args: string[]): Promise<void> {
   });
   console.log(
     `sft: done in ${fmtDuration(result.seconds)} (${Math.round(result.tokensPerSecond)} tok/s, ` +
-      `${batches.epochs.toFixed(2)} epochs): val loss ${result.valLoss.toFixed(3)}; ` +
+      `${batches.epochs.toFixed(2)} epochs): val loss ${valLoss.toFixed(3)}; ` +
       `checkpoint in ${f.out}`,
   );
   if (lastMetrics) {
